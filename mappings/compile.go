@@ -1,0 +1,182 @@
+package mappings
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Kind is the type a mapping's result must have.
+type Kind int
+
+// The kinds of results.
+const (
+	KindAny     Kind = iota // anything (a request body, a header value)
+	KindString              // text; amounts and numbers are written exactly
+	KindDecimal             // an exact amount
+	KindBool                // a condition
+	KindInt                 // a whole number
+	KindDate                // a date, written in the gateway's format
+)
+
+func (k Kind) String() string {
+	return [...]string{"any value", "text", "an amount", "a condition (bool)", "a whole number", "a date"}[k]
+}
+
+// maxNodes bounds an expression's size: mappings are field formulas, not programs.
+const maxNodes = 2000
+
+// Compiler compiles mappings with billbridge's helpers and exact-money
+// operators. It is safe for concurrent use.
+type Compiler struct {
+	opts []expr.Option
+}
+
+// NewCompiler returns a compiler whose money helpers use exps.
+func NewCompiler(exps Exponents) *Compiler {
+	opts := []expr.Option{expr.MaxNodes(maxNodes), expr.Patch(decimalPatcher{})}
+	opts = append(opts, operatorOptions()...)
+	opts = append(opts, functionOptions(exps)...)
+	return &Compiler{opts: opts}
+}
+
+// Program is a compiled mapping.
+type Program struct {
+	src  string
+	kind Kind
+	prog *vm.Program
+}
+
+// Compile compiles src against env (a value of the environment type, such
+// as RequestEnv[T]{}) and checks that its result can be of kind want.
+func (c *Compiler) Compile(src string, env any, want Kind) (*Program, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, fmt.Errorf("empty expression")
+	}
+	opts := append([]expr.Option{expr.Env(env)}, c.opts...)
+	prog, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s", oneLine(err.Error()))
+	}
+	if err := checkKind(prog.Node().Type(), want); err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	return &Program{src: src, kind: want, prog: prog}, nil
+}
+
+// Source returns the expression as written.
+func (p *Program) Source() string { return p.src }
+
+// oneLine folds expr's multi-line error (message, source, caret) into one.
+func oneLine(s string) string {
+	lines := strings.Split(s, "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(lines[i]), "|"))
+	}
+	return strings.Join(lines[:1], "")
+}
+
+var timeType = reflect.TypeOf(time.Time{})
+
+// checkKind refuses a result type that can never be of kind want. Untyped
+// results (fields of a legacy body) are checked when they run.
+func checkKind(t reflect.Type, want Kind) error {
+	if want == KindAny || isUntyped(t) {
+		return nil
+	}
+	k := t.Kind()
+	ok := false
+	switch want {
+	case KindString:
+		ok = k == reflect.String || t == decimalType || isIntKind(k) || k == reflect.Bool || t == timeType
+	case KindDecimal:
+		ok = t == decimalType || isIntKind(k) || k == reflect.String
+		if k == reflect.Float64 || k == reflect.Float32 {
+			return fmt.Errorf("gives a float, which cannot carry money exactly; use decimal amounts")
+		}
+	case KindBool:
+		ok = k == reflect.Bool
+	case KindInt:
+		ok = isIntKind(k) || t == decimalType
+	case KindDate:
+		ok = k == reflect.String || t == timeType
+	}
+	if !ok {
+		return fmt.Errorf("gives %s, want %s", t, want)
+	}
+	return nil
+}
+
+func isIntKind(k reflect.Kind) bool {
+	return k >= reflect.Int && k <= reflect.Uint64
+}
+
+var vmPool = sync.Pool{New: func() any { return new(vm.VM) }}
+
+// Run evaluates the mapping in env (the same type it was compiled against).
+func (p *Program) Run(env any) (any, error) {
+	m := vmPool.Get().(*vm.VM)
+	out, err := m.Run(p.prog, env)
+	vmPool.Put(m)
+	if err != nil {
+		return nil, fmt.Errorf("%s", oneLine(err.Error()))
+	}
+	return out, nil
+}
+
+// Bool runs a condition.
+func (p *Program) Bool(env any) (bool, error) {
+	v, err := p.Run(env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("%s gave %T, want a condition (bool)", p.src, v)
+	}
+	return b, nil
+}
+
+// String runs a text mapping; amounts and numbers are written exactly.
+func (p *Program) String(env any) (string, error) {
+	v, err := p.Run(env)
+	if err != nil {
+		return "", err
+	}
+	s, err := Text(v)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", p.src, err)
+	}
+	return s, nil
+}
+
+// Decimal runs an amount mapping.
+func (p *Program) Decimal(env any) (Decimal, error) {
+	v, err := p.Run(env)
+	if err != nil {
+		return Decimal{}, err
+	}
+	d, err := AsDecimal(v)
+	if err != nil {
+		return Decimal{}, fmt.Errorf("%s: %w", p.src, err)
+	}
+	return d, nil
+}
+
+// Bill24Date runs a date mapping and writes the result in Bill24's format.
+func (p *Program) Bill24Date(env any) (string, error) {
+	v, err := p.Run(env)
+	if err != nil {
+		return "", err
+	}
+	s, err := FormatBill24Date(v)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", p.src, err)
+	}
+	return s, nil
+}

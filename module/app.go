@@ -1,0 +1,148 @@
+// Package billbridge is the Caddy glue of billbridge: the `billbridge` app
+// (the global option holding what every flow shares: the store, the legacy
+// upstream, the gateways' credentials) and the `billbridge <flow>` handler.
+package billbridge
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/billbridge/caddy-billbridge/mappings"
+	"github.com/billbridge/caddy-billbridge/module/store"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App is the `billbridge` app: settings that all billbridge handlers share.
+// It is configured by the `billbridge` global option.
+type App struct {
+	// Store keeps the state that makes delivery exactly-once. Default: the
+	// embedded memory store (one instance only; state dies with the process).
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=billbridge.stores inline_key=type"`
+
+	// Legacy is the merchant's existing billing API.
+	Legacy *Legacy `json:"legacy,omitempty"`
+
+	// Bill24 holds the settings of Bill24's flows.
+	Bill24 *Bill24 `json:"bill24,omitempty"`
+
+	// Currencies overrides or adds currency exponents (decimal places),
+	// e.g. {"KHR": 0}. Defaults: mappings.DefaultExponents.
+	Currencies map[string]int32 `json:"currencies,omitempty"`
+
+	store    store.Store
+	compiler *mappings.Compiler
+	exps     mappings.Exponents
+	logger   *zap.Logger
+}
+
+// Bill24 holds Bill24 credentials.
+type Bill24 struct {
+	// Tokens are the accepted values of the `token` header Bill24 sends.
+	// Several may be given, so a token can be rotated without downtime.
+	// Use {env.*} placeholders; they are resolved when the config loads.
+	Tokens []string `json:"tokens,omitempty"`
+
+	tokens [][]byte
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "billbridge",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision sets up the app.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	a.exps = mappings.DefaultExponents()
+	for code, e := range a.Currencies {
+		if !mappings.ValidCurrencyCode(code) {
+			return fmt.Errorf("currencies: %q is not an ISO 4217 code", code)
+		}
+		if e < 0 || e > 8 {
+			return fmt.Errorf("currencies: %s exponent %d out of range 0–8", code, e)
+		}
+		a.exps[code] = e
+	}
+	a.compiler = mappings.NewCompiler(a.exps)
+
+	if a.StoreRaw == nil {
+		a.StoreRaw = json.RawMessage(`{"type":"memory"}`)
+	}
+	mod, err := ctx.LoadModule(a, "StoreRaw")
+	if err != nil {
+		return fmt.Errorf("loading store: %v", err)
+	}
+	b, ok := mod.(interface{ Backend() store.Store })
+	if !ok {
+		return fmt.Errorf("store module %T has no backend", mod)
+	}
+	a.store = b.Backend()
+
+	if a.Legacy != nil {
+		if err := a.Legacy.provision(); err != nil {
+			return fmt.Errorf("legacy: %v", err)
+		}
+	}
+	if a.Bill24 != nil {
+		if err := a.Bill24.provision(); err != nil {
+			return fmt.Errorf("bill24: %v", err)
+		}
+	}
+	return nil
+}
+
+func (b *Bill24) provision() error {
+	repl := caddy.NewReplacer()
+	b.tokens = nil
+	for i, t := range b.Tokens {
+		v := repl.ReplaceAll(t, "")
+		if v == "" {
+			return fmt.Errorf("token %d is empty after resolving placeholders (is the environment variable set?)", i+1)
+		}
+		b.tokens = append(b.tokens, []byte(v))
+	}
+	return nil
+}
+
+// Cleanup releases the app's share of the legacy HTTP client.
+func (a *App) Cleanup() error {
+	if a.Legacy != nil {
+		a.Legacy.cleanup()
+	}
+	return nil
+}
+
+// Start does nothing: handlers do the work.
+func (a *App) Start() error { return nil }
+
+// Stop does nothing: the store and clients are released by their modules.
+func (a *App) Stop() error { return nil }
+
+// errNoApp is returned by handlers when a setting they need is missing.
+var errNoApp = errors.New("configure it in the billbridge global option")
+
+// resolve replaces global placeholders ({env.*}) in s.
+func resolve(s string) string {
+	if !strings.Contains(s, "{") {
+		return s
+	}
+	return caddy.NewReplacer().ReplaceAll(s, "")
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

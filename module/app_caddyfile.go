@@ -1,0 +1,185 @@
+package billbridge
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("billbridge", parseGlobal)
+}
+
+// parseGlobal sets up the billbridge app from the global option. Syntax:
+//
+//	billbridge {
+//		store memory
+//		store redis [<url>] {
+//			<redis settings>
+//		}
+//		legacy <base_url> {
+//			timeout           <duration>
+//			header            <name> <value>
+//			max_response_size <size>
+//		}
+//		bill24 {
+//			token <value>...
+//		}
+//		currency <code> <decimal places>
+//	}
+//
+// Secrets belong in {env.*} placeholders: they are resolved when the
+// config loads, and never written into the adapted JSON.
+func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
+	if existing != nil {
+		return nil, d.Err("billbridge global option already specified")
+	}
+	var app App
+	if err := app.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "billbridge", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// UnmarshalCaddyfile sets up the app from the global option's tokens.
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "store":
+			if a.StoreRaw != nil {
+				return d.Err("store already specified")
+			}
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			name := d.Val()
+			mod, err := caddyfile.UnmarshalModule(d, "billbridge.stores."+name)
+			if err != nil {
+				return err
+			}
+			a.StoreRaw = caddyconfig.JSONModuleObject(mod, "type", name, nil)
+		case "legacy":
+			if a.Legacy != nil {
+				return d.Err("legacy already specified")
+			}
+			l, err := parseLegacy(d)
+			if err != nil {
+				return err
+			}
+			a.Legacy = l
+		case "bill24":
+			if a.Bill24 != nil {
+				return d.Err("bill24 already specified")
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			a.Bill24 = new(Bill24)
+			for n := d.Nesting(); d.NextBlock(n); {
+				switch d.Val() {
+				case "token":
+					toks := d.RemainingArgs()
+					if len(toks) == 0 {
+						return d.ArgErr()
+					}
+					a.Bill24.Tokens = append(a.Bill24.Tokens, toks...)
+				default:
+					return d.Errf("unrecognized bill24 subdirective '%s'", d.Val())
+				}
+			}
+			if len(a.Bill24.Tokens) == 0 {
+				return d.Err("bill24: at least one token is required")
+			}
+		case "currency":
+			var code, places string
+			if !d.AllArgs(&code, &places) {
+				return d.ArgErr()
+			}
+			e, err := strconv.ParseInt(places, 10, 32)
+			if err != nil || e < 0 || e > 8 {
+				return d.Errf("currency %s: decimal places must be 0–8, not %q", code, places)
+			}
+			if a.Currencies == nil {
+				a.Currencies = map[string]int32{}
+			}
+			if _, dup := a.Currencies[code]; dup {
+				return d.Errf("currency %s already specified", code)
+			}
+			a.Currencies[code] = int32(e)
+		default:
+			return d.Errf("unrecognized subdirective '%s'", d.Val())
+		}
+	}
+	return nil
+}
+
+func parseLegacy(d *caddyfile.Dispenser) (*Legacy, error) {
+	var l Legacy
+	if !d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	l.BaseURL = d.Val()
+	if !strings.HasPrefix(l.BaseURL, "http://") && !strings.HasPrefix(l.BaseURL, "https://") && !strings.HasPrefix(l.BaseURL, "{") {
+		return nil, d.Errf("legacy: base URL %q must start with http:// or https://", l.BaseURL)
+	}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for n := d.Nesting(); d.NextBlock(n); {
+		sub := d.Val()
+		if sub != "header" && seen[sub] {
+			return nil, d.Errf("legacy %s already specified", sub)
+		}
+		seen[sub] = true
+		switch sub {
+		case "timeout":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return nil, d.Errf("legacy timeout: invalid duration %q", v)
+			}
+			l.Timeout = caddy.Duration(dur)
+		case "header":
+			var k, v string
+			if !d.AllArgs(&k, &v) {
+				return nil, d.ArgErr()
+			}
+			if l.Headers == nil {
+				l.Headers = map[string]string{}
+			}
+			if _, dup := l.Headers[k]; dup {
+				return nil, d.Errf("legacy header %s already specified", k)
+			}
+			l.Headers[k] = v
+		case "max_response_size":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			n, err := humanize.ParseBytes(v)
+			if err != nil || n == 0 {
+				return nil, d.Errf("legacy max_response_size: invalid size %q", v)
+			}
+			l.MaxResponseSize = int64(n)
+		default:
+			return nil, d.Errf("unrecognized legacy subdirective '%s'", sub)
+		}
+	}
+	return &l, nil
+}
+
+// Interface guards
+var _ caddyfile.Unmarshaler = (*App)(nil)

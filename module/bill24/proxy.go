@@ -1,0 +1,101 @@
+// Package bill24 holds Bill24's wire formats: the merchant proxy lookup, the
+// payment webhook in its three documented shapes, and the envelopes Bill24
+// expects back. It knows nothing of Caddy; the module wires it in.
+package bill24
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// MaxConsumerCodeLen bounds consumer_code. Bill24's examples are 8–15
+// characters; anything near this limit is not a code a bank app sends.
+const MaxConsumerCodeLen = 128
+
+// ProxyRequest is what Bill24 POSTs to the merchant's /proxy:
+// {"consumer_code": "CU003035"}. Mappings see it as req.
+type ProxyRequest struct {
+	// ConsumerCode is the code the customer typed into the bank app.
+	ConsumerCode string `json:"consumer_code" expr:"consumer_code"`
+	// Query holds the URL query parameters Bill24 may add
+	// (merchant_id, transaction_id, hash), first value of each.
+	Query map[string]string `json:"-" expr:"query"`
+	// Raw is the whole decoded document, for fields this struct does not know.
+	Raw map[string]any `json:"-" expr:"raw"`
+}
+
+// DecodeProxyRequest parses and validates a proxy lookup body.
+func DecodeProxyRequest(body []byte) (ProxyRequest, error) {
+	var p ProxyRequest
+	raw, err := decodeObject(body)
+	if err != nil {
+		return p, err
+	}
+	v, ok := raw["consumer_code"]
+	if !ok || v == nil {
+		return p, errors.New("consumer_code is required")
+	}
+	code, ok := v.(string)
+	if !ok {
+		return p, errors.New("consumer_code must be a string")
+	}
+	if code == "" {
+		return p, errors.New("consumer_code must not be empty")
+	}
+	if utf8.RuneCountInString(code) > MaxConsumerCodeLen {
+		return p, fmt.Errorf("consumer_code is longer than %d characters", MaxConsumerCodeLen)
+	}
+	if !printable(code) {
+		return p, errors.New("consumer_code contains control characters")
+	}
+	p.ConsumerCode = code
+	p.Raw = raw
+	return p, nil
+}
+
+// decodeObject decodes a JSON object exactly: numbers stay json.Number (never
+// float64), trailing data is an error, and invalid UTF-8 is refused rather
+// than silently replaced.
+func decodeObject(body []byte) (map[string]any, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, errors.New("request body is empty")
+	}
+	if !utf8.Valid(body) {
+		return nil, errors.New("request body is not valid UTF-8")
+	}
+	if body[0] != '{' {
+		return nil, errors.New("request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("malformed JSON: %s", jsonErrText(err))
+	}
+	if dec.More() {
+		return nil, errors.New("malformed JSON: data after the top-level object")
+	}
+	return m, nil
+}
+
+// jsonErrText strips the package prefix from encoding/json errors.
+func jsonErrText(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
+	}
+	return err.Error()
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,213 @@
+package billbridge
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/billbridge/caddy-billbridge/mappings"
+)
+
+// Call describes a legacy API call. Every value but the method is an
+// expression; the Caddyfile turns a bare word into a quoted literal.
+type Call struct {
+	// Method is the HTTP method, e.g. GET or POST.
+	Method string `json:"method,omitempty"`
+	// Path is an expression giving the path and optional query, joined to
+	// the legacy base URL, e.g. `"/api/customers?code=" + urlquery(req.consumer_code)`.
+	Path string `json:"path,omitempty"`
+	// Query adds query parameters, in order, each an expression.
+	Query []NamedExpr `json:"query,omitempty"`
+	// Headers adds request headers, each an expression.
+	Headers []NamedExpr `json:"headers,omitempty"`
+	// Encode is how Fields are sent: json (default), form, or query.
+	Encode string `json:"encode,omitempty"`
+	// Fields are the body's fields, in order, each an expression.
+	Fields []NamedExpr `json:"fields,omitempty"`
+	// Body is one expression giving the whole body (a map for json), as an
+	// alternative to Fields.
+	Body string `json:"body,omitempty"`
+}
+
+// NamedExpr is a name and the expression giving its value.
+type NamedExpr struct {
+	Name string `json:"name"`
+	Expr string `json:"expr"`
+}
+
+// compiledCall is a Call ready to run.
+type compiledCall struct {
+	method  string
+	path    *mappings.Program
+	query   []namedProgram
+	headers []namedProgram
+	encode  string
+	fields  []namedProgram
+	body    *mappings.Program
+}
+
+type namedProgram struct {
+	name string
+	prog *mappings.Program
+}
+
+// compileCall compiles a call against the request environment env. where
+// names the setting in error messages.
+func compileCall(c *Call, comp *mappings.Compiler, env any, where string) (*compiledCall, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%s: a legacy call is required", where)
+	}
+	cc := &compiledCall{method: strings.ToUpper(c.Method), encode: c.Encode}
+	if cc.method == "" {
+		cc.method = http.MethodGet
+	}
+	if !validMethod(cc.method) {
+		return nil, fmt.Errorf("%s: invalid method %q", where, c.Method)
+	}
+	switch cc.encode {
+	case "":
+		cc.encode = mappings.EncodeJSON
+	case mappings.EncodeJSON, mappings.EncodeForm, mappings.EncodeQuery:
+	default:
+		return nil, fmt.Errorf("%s: encode must be json, form or query, not %q", where, c.Encode)
+	}
+	if len(c.Fields) > 0 && c.Body != "" {
+		return nil, fmt.Errorf("%s: use fields or body, not both", where)
+	}
+	var err error
+	if cc.path, err = comp.Compile(c.Path, env, mappings.KindString); err != nil {
+		return nil, fmt.Errorf("%s path: %v", where, err)
+	}
+	compileList := func(list []NamedExpr, what string, kind mappings.Kind) ([]namedProgram, error) {
+		out := make([]namedProgram, 0, len(list))
+		seen := map[string]bool{}
+		for _, ne := range list {
+			if ne.Name == "" {
+				return nil, fmt.Errorf("%s %s: a name is required", where, what)
+			}
+			if seen[ne.Name] {
+				return nil, fmt.Errorf("%s %s %s: given twice", where, what, ne.Name)
+			}
+			seen[ne.Name] = true
+			p, err := comp.Compile(ne.Expr, env, kind)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s %s: %v", where, what, ne.Name, err)
+			}
+			out = append(out, namedProgram{ne.Name, p})
+		}
+		return out, nil
+	}
+	if cc.query, err = compileList(c.Query, "query", mappings.KindString); err != nil {
+		return nil, err
+	}
+	if cc.headers, err = compileList(c.Headers, "header", mappings.KindString); err != nil {
+		return nil, err
+	}
+	fieldKind := mappings.KindAny
+	if cc.encode != mappings.EncodeJSON {
+		fieldKind = mappings.KindString
+	}
+	if cc.fields, err = compileList(c.Fields, "field", fieldKind); err != nil {
+		return nil, err
+	}
+	if c.Body != "" {
+		if cc.encode != mappings.EncodeJSON {
+			return nil, fmt.Errorf("%s: body is for encode json; use fields for %s", where, cc.encode)
+		}
+		if cc.body, err = comp.Compile(c.Body, env, mappings.KindAny); err != nil {
+			return nil, fmt.Errorf("%s body: %v", where, err)
+		}
+	}
+	return cc, nil
+}
+
+func validMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead:
+		return true
+	}
+	return false
+}
+
+// build runs the call's mappings against env.
+func (cc *compiledCall) build(env any) (legacyRequest, error) {
+	lr := legacyRequest{method: cc.method}
+	var err error
+	if lr.pathQuery, err = cc.path.String(env); err != nil {
+		return lr, fmt.Errorf("path: %w", err)
+	}
+	if len(cc.query) > 0 {
+		fields, err := runFields(cc.query, env)
+		if err != nil {
+			return lr, fmt.Errorf("query %w", err)
+		}
+		if lr.query, err = mappings.EncodeValues(fields); err != nil {
+			return lr, fmt.Errorf("query %w", err)
+		}
+	}
+	if len(cc.headers) > 0 {
+		lr.header = make(http.Header, len(cc.headers))
+		for _, h := range cc.headers {
+			v, err := h.prog.String(env)
+			if err != nil {
+				return lr, fmt.Errorf("header %s: %w", h.name, err)
+			}
+			if strings.ContainsAny(v, "\r\n") {
+				return lr, fmt.Errorf("header %s: value contains a line break", h.name)
+			}
+			lr.header.Set(h.name, v)
+		}
+	}
+	switch {
+	case cc.body != nil:
+		v, err := cc.body.Run(env)
+		if err != nil {
+			return lr, fmt.Errorf("body: %w", err)
+		}
+		if lr.body, err = mappings.EncodeJSONValue(v); err != nil {
+			return lr, fmt.Errorf("body: %w", err)
+		}
+		lr.contentType = "application/json; charset=utf-8"
+	case len(cc.fields) > 0:
+		fields, err := runFields(cc.fields, env)
+		if err != nil {
+			return lr, fmt.Errorf("field %w", err)
+		}
+		switch cc.encode {
+		case mappings.EncodeJSON:
+			if lr.body, err = mappings.EncodeJSONFields(fields); err != nil {
+				return lr, err
+			}
+			lr.contentType = "application/json; charset=utf-8"
+		case mappings.EncodeForm:
+			s, err := mappings.EncodeValues(fields)
+			if err != nil {
+				return lr, err
+			}
+			lr.body = []byte(s)
+			lr.contentType = "application/x-www-form-urlencoded; charset=utf-8"
+		case mappings.EncodeQuery:
+			s, err := mappings.EncodeValues(fields)
+			if err != nil {
+				return lr, err
+			}
+			if lr.query != "" {
+				s = lr.query + "&" + s
+			}
+			lr.query = s
+		}
+	}
+	return lr, nil
+}
+
+func runFields(list []namedProgram, env any) ([]mappings.Field, error) {
+	out := make([]mappings.Field, len(list))
+	for i, f := range list {
+		v, err := f.prog.Run(env)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.name, err)
+		}
+		out[i] = mappings.Field{Name: f.name, Value: v}
+	}
+	return out, nil
+}
