@@ -147,14 +147,18 @@ func (bill24Proxy) provision(h *Handler) error {
 func setter(field func(d *bill24.ProxyData) (mappings.Kind, *string, *mappings.Decimal)) func(*bill24.ProxyData, *mappings.Program, any) error {
 	return func(d *bill24.ProxyData, p *mappings.Program, env any) error {
 		kind, str, dec := field(d)
-		var err error
+		v, err := p.Run(env)
+		if err != nil || v == nil {
+			// nil: the legacy answer does not have it; the default stays.
+			return err
+		}
 		switch kind {
 		case mappings.KindDecimal:
-			*dec, err = p.Decimal(env)
+			*dec, err = mappings.AsDecimal(v)
 		case mappings.KindDate:
-			*str, err = p.Bill24Date(env)
+			*str, err = mappings.FormatBill24Date(v)
 		default:
-			*str, err = p.String(env)
+			*str, err = mappings.Text(v)
 		}
 		return err
 	}
@@ -184,6 +188,11 @@ func (bill24Proxy) decode(h *Handler, r *http.Request, body []byte) (event, erro
 func (bill24Proxy) settle(h *Handler, ev event, c callOutcome) result {
 	if c.err != nil {
 		return callFailed(h, c.err)
+	}
+	if c.res.Status >= 500 {
+		// A 5xx is never a business answer: rules are not asked.
+		return withLegacy(h.fail(http.StatusBadGateway, "legacy_failed",
+			fmt.Sprintf("legacy system answered HTTP %d", c.res.Status), nil), c.res.Status)
 	}
 	env := ev.respond(c.res)
 	outcome, err := chooseOutcome(h.compiled.rules, env)

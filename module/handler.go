@@ -38,15 +38,19 @@ type Handler struct {
 	// Call is the legacy API call the flow makes.
 	Call *Call `json:"call,omitempty"`
 
-	// Rules choose a bill24_proxy outcome from the legacy answer; the first
-	// whose expression is true wins. With none true, a 2xx answer is
-	// success, a 404 not_found, anything else a legacy failure (502).
+	// Rules choose a bill24_proxy outcome from a legacy answer below 500;
+	// the first whose expression is true wins. With none true, a 2xx answer
+	// is success, a 404 not_found, anything else a legacy failure (502). A
+	// 5xx answer is always a legacy failure.
 	Rules []Rule `json:"rules,omitempty"`
 
 	// Messages overrides the English and Khmer message of a proxy outcome.
 	Messages map[string]bill24.Message `json:"messages,omitempty"`
 
 	// Reply maps bill24_proxy data fields to expressions over req and res.
+	// A field whose expression gives nil keeps its default: the consumer
+	// code asked for, -1 (no limit) for min_amount and max_amount, 0 for
+	// due_amount and balance, "" for texts and dates.
 	Reply map[string]string `json:"reply,omitempty"`
 
 	// Success decides whether the legacy system took a payment. It may also

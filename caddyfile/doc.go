@@ -1,0 +1,5 @@
+// Package caddyfile holds billbridge's Caddyfile→JSON golden tests and its
+// one caddytest integration package: a real Caddy with the module, in
+// process, against real HTTP legacy stubs. Keeping them in one package
+// keeps them off each other's admin port (caddytest uses localhost:2999).
+package caddyfile

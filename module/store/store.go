@@ -1,0 +1,228 @@
+// Package store is billbridge's idempotency store: it makes sure that each
+// gateway event is posted to the legacy system exactly once (design.md §3).
+//
+// A caller claims an event key with a lease before it calls the legacy
+// system, then either completes the claim (the legacy system has the
+// payment; the response sent to the gateway is kept and replayed to every
+// duplicate) or releases it (the attempt failed; the next delivery may
+// claim). Every transition is atomic: a mutex in [MemoryBackend], one Lua
+// script per transition in [RedisBackend].
+//
+// Two Caddy modules expose the backends to the billbridge app, in the
+// namespace billbridge.stores (inline key "type"):
+//
+//   - billbridge.stores.memory ([Memory]): one process only; state dies with it.
+//   - billbridge.stores.redis ([Redis]): single node, Sentinel or Cluster;
+//     for production and for several Caddy instances sharing one store.
+//
+// # Keys
+//
+// Callers pass a logical key such as "bill24:webhook:348b4b16-...". The Redis
+// store stores it under prefix + "{" + logical + "}" (default prefix
+// "billbridge:"), so the logical key is a Redis Cluster hash tag: every key a
+// script touches hashes to one slot, whatever the prefix.
+//
+// # Fingerprints
+//
+// A record's fingerprint identifies the payload that claimed it. A claim with
+// another fingerprint is a Conflict, in every state. The one exception is a
+// record whose stored fingerprint is empty: [Store.Complete] creates such a
+// record when it finds the record missing (lost by the store, or deleted by
+// an operator) and it matches every fingerprint, because what it knows for
+// sure is that the legacy system has the payment.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// State of an event record.
+type State string
+
+// The states of an event record.
+const (
+	StateProcessing State = "processing" // claimed by an owner, lease running
+	StateReleased   State = "released"   // an attempt failed; the next delivery may claim
+	StateDone       State = "done"       // the legacy system has the payment; Response is replayed
+)
+
+// Response is what was sent to the gateway, replayed byte for byte on
+// duplicates.
+type Response struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// Record is the stored state of one event key.
+type Record struct {
+	State       State
+	Owner       string
+	Fingerprint string
+	// Response is set when done.
+	Response Response
+	// Ambiguous reports that some earlier attempt may have reached the
+	// legacy system (timeout after send, or lease expiry). It is sticky
+	// until the record is done.
+	Ambiguous  bool
+	Attempts   int
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	LeaseUntil time.Time // zero unless processing
+}
+
+// Outcome of a [Store.Claim].
+type Outcome int
+
+// The outcomes of a claim.
+const (
+	Claimed  Outcome = iota + 1 // caller owns the key now and must Complete or Release it
+	Replay                      // already done: Record.Response must be replayed
+	InFlight                    // another owner holds a live lease
+	Conflict                    // the key exists with a different fingerprint: never forward
+)
+
+// String returns the outcome's name in lower case, for logs and metrics.
+func (o Outcome) String() string {
+	switch o {
+	case Claimed:
+		return "claimed"
+	case Replay:
+		return "replay"
+	case InFlight:
+		return "in_flight"
+	case Conflict:
+		return "conflict"
+	}
+	return fmt.Sprintf("outcome(%d)", int(o))
+}
+
+// ClaimResult is the result of a [Store.Claim].
+type ClaimResult struct {
+	Outcome Outcome
+	// Record is the record as it is after the call.
+	Record Record
+	// Ambiguous reports, for Claimed, that an earlier attempt may have
+	// reached the legacy system (the record was ambiguous, or this claim
+	// took over an expired lease, which itself counts as ambiguous and is
+	// stored as such).
+	Ambiguous bool
+}
+
+// ErrLeaseLost is returned by Complete and Release when owner no longer
+// holds the claim.
+var ErrLeaseLost = errors.New("store: lease lost to another owner")
+
+// Store is the idempotency store.
+//
+// Owner tokens must be unique per attempt. A call repeated by the same owner
+// is idempotent (a client may retry a command after a network error without
+// knowing whether the first one ran): Claim by the owner that already holds
+// a live lease returns Claimed again without changing anything, and Release
+// by the owner that released last returns nil.
+type Store interface {
+	// Claim takes key for owner unless it is done, held by a live lease, or
+	// has another fingerprint.
+	//
+	// Order of checks on an existing record: fingerprint mismatch ->
+	// Conflict (always, whatever the state); done -> Replay; processing
+	// with live lease -> InFlight; processing with expired lease -> Claimed
+	// (Ambiguous=true, stored ambiguous, Attempts++); released -> Claimed
+	// (Ambiguous = record.Ambiguous, Attempts++).
+	//
+	// New key -> Claimed, Attempts=1. The whole record expires after
+	// retention (refreshed on every write).
+	Claim(ctx context.Context, key, owner, fingerprint string, lease, retention time.Duration) (ClaimResult, error)
+
+	// Complete marks key done with resp. If the record is already done it
+	// changes nothing and returns nil. If owner no longer holds the claim
+	// (lease expired and someone else claimed) it STILL marks done (the
+	// legacy system has the payment; that is the truth) and returns an
+	// error that is ErrLeaseLost, so the caller can log it. A missing
+	// record is recreated as done (with an empty fingerprint) and also
+	// reported as ErrLeaseLost.
+	Complete(ctx context.Context, key, owner string, resp Response, retention time.Duration) error
+
+	// Release gives the claim up after a failed attempt: state released,
+	// ambiguous = old || ambiguous. If owner does not hold the claim it
+	// changes nothing and returns ErrLeaseLost. Never releases a done
+	// record.
+	Release(ctx context.Context, key, owner string, ambiguous bool, retention time.Duration) error
+
+	// Get reads a record (admin API, waiting for an in-flight duplicate).
+	// found=false if absent.
+	Get(ctx context.Context, key string) (rec Record, found bool, err error)
+}
+
+// Module is implemented by every billbridge.stores.* Caddy module: after
+// Provision, Backend returns the store to use.
+type Module interface {
+	caddy.Module
+	Backend() Store
+}
+
+// errMissingRecord wraps ErrLeaseLost for a Complete that found no record.
+var errMissingRecord = fmt.Errorf("%w: the record was missing and has been recreated as done", ErrLeaseLost)
+
+func checkKey(key string) error {
+	if key == "" {
+		return errors.New("store: empty key")
+	}
+	return nil
+}
+
+func checkOwner(owner string) error {
+	if owner == "" {
+		return errors.New("store: empty owner")
+	}
+	return nil
+}
+
+func checkRetention(retention time.Duration) error {
+	if retention <= 0 {
+		return fmt.Errorf("store: retention must be positive, got %v", retention)
+	}
+	return nil
+}
+
+func checkClaim(key, owner string, lease, retention time.Duration) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := checkOwner(owner); err != nil {
+		return err
+	}
+	if lease <= 0 {
+		return fmt.Errorf("store: lease must be positive, got %v", lease)
+	}
+	return checkRetention(retention)
+}
+
+// fingerprintMatches reports whether a claim with fp may proceed on a record
+// stored with stored; an empty stored fingerprint is unknown and matches.
+func fingerprintMatches(stored, fp string) bool {
+	return stored == "" || stored == fp
+}
+
+// corruptError reports a stored record the store cannot read.
+type corruptError struct {
+	key  string
+	what string
+}
+
+func (e *corruptError) Error() string {
+	return fmt.Sprintf("store: corrupt record %q: %s", e.key, e.what)
+}
+
+// cloneBytes copies b; empty becomes nil so both backends agree.
+func cloneBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
