@@ -108,6 +108,13 @@ func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 			return w, err
 		}
 	}
+	if hasNull(raw) {
+		// null means "not given": drop it, so optional amounts stay zero
+		// instead of failing to decode.
+		if body, err = json.Marshal(withoutNulls(raw)); err != nil {
+			return w, fmt.Errorf("malformed webhook: %v", err)
+		}
+	}
 	if err := json.Unmarshal(body, &w); err != nil {
 		return w, fmt.Errorf("malformed webhook: %s", jsonErrText(err))
 	}
@@ -269,4 +276,44 @@ func canonical(d mappings.Decimal) string {
 		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	}
 	return s
+}
+
+func hasNull(m map[string]any) bool {
+	for _, v := range m {
+		switch v := v.(type) {
+		case nil:
+			return true
+		case []any:
+			for _, e := range v {
+				if o, ok := e.(map[string]any); ok && hasNull(o) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// withoutNulls copies a document without its null members (one level into
+// arrays of objects, which is as deep as Bill24's shapes go).
+func withoutNulls(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+			continue
+		case []any:
+			arr := make([]any, len(v))
+			for i, e := range v {
+				if o, ok := e.(map[string]any); ok {
+					e = withoutNulls(o)
+				}
+				arr[i] = e
+			}
+			out[k] = arr
+		default:
+			out[k] = v
+		}
+	}
+	return out
 }
