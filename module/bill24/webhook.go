@@ -108,6 +108,21 @@ func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 			return w, err
 		}
 	}
+	currency, _ := raw["currency"].(string)
+	if !mappings.ValidCurrencyCode(currency) {
+		return w, fmt.Errorf("currency %q is not an ISO 4217 code", currency)
+	}
+	exp, ok := exps.Exponent(currency)
+	if !ok {
+		exp = 2
+	}
+	for _, name := range amountFields {
+		if v, ok := raw[name]; ok && v != nil {
+			if err := checkAmount(name, v, exp, currency, name == "tran_amount" || name == "total_amount"); err != nil {
+				return w, err
+			}
+		}
+	}
 	if hasNull(raw) {
 		// null means "not given": drop it, so optional amounts stay zero
 		// instead of failing to decode.
@@ -135,22 +150,8 @@ func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 		return w, fmt.Errorf("transaction id must be at most %d printable characters", MaxIDLen)
 	}
 
-	if !mappings.ValidCurrencyCode(w.Currency) {
-		return w, fmt.Errorf("currency %q is not an ISO 4217 code", w.Currency)
-	}
-	exp, ok := exps.Exponent(w.Currency)
-	if !ok {
-		exp = 2
-	}
-	for _, name := range amountFields {
-		if v, ok := raw[name]; ok && v != nil {
-			if err := checkAmount(name, v, exp, w.Currency, name == "tran_amount" || name == "total_amount"); err != nil {
-				return w, err
-			}
-		}
-	}
 	for i, c := range w.Customers {
-		if err := checkPlaces(fmt.Sprintf("customers[%d].amount", i), c.Amount, exp, w.Currency); err != nil {
+		if err := checkPlaces(fmt.Sprintf("customers[%d].amount", i), c.Amount, exp, currency); err != nil {
 			return w, err
 		}
 		if c.Amount.Sign() < 0 {
