@@ -128,7 +128,7 @@ func TestUnmarshalCaddyfileInPlace(t *testing.T) {
 	if r.URL != "redis://r:6379" || r.KeyPrefix != "bb:" {
 		t.Errorf("got %+v", r)
 	}
-	if !d.Next() || d.Val() != "}" {
+	if d.Val() != "}" {
 		t.Fatalf("the module left the dispenser at %q, want the closing brace of its block", d.Val())
 	}
 	if !d.Next() || d.Val() != "legacy" {

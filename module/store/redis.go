@@ -84,7 +84,7 @@ type Redis struct {
 	// DialTimeout bounds establishing a connection (go-redis default: 5s).
 	DialTimeout caddy.Duration `json:"dial_timeout,omitempty"`
 
-	// Timeout bounds each socket read and write (go-redis default: 3s).
+	// Timeout bounds each socket read and write (go-redis default: 5s).
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	// PoolSize is the maximum number of connections per node (go-redis

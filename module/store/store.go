@@ -59,7 +59,9 @@ type Response struct {
 	Body        []byte
 }
 
-// Record is the stored state of one event key.
+// Record is the stored state of one event key. Its times come from the
+// store's clock: the Redis server's for the Redis store (in milliseconds),
+// which may differ from the local clock.
 type Record struct {
 	State       State
 	Owner       string
