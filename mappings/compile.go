@@ -34,15 +34,16 @@ const maxNodes = 2000
 // Compiler compiles mappings with billbridge's helpers and exact-money
 // operators. It is safe for concurrent use.
 type Compiler struct {
-	opts []expr.Option
+	opts  []expr.Option
+	plain []expr.Option // the same without patchers, for strictCheck
 }
 
 // NewCompiler returns a compiler whose money helpers use exps.
 func NewCompiler(exps Exponents) *Compiler {
-	opts := []expr.Option{expr.MaxNodes(maxNodes), expr.Patch(decimalPatcher{})}
-	opts = append(opts, operatorOptions()...)
-	opts = append(opts, functionOptions(exps)...)
-	return &Compiler{opts: opts}
+	plain := append([]expr.Option{expr.MaxNodes(maxNodes)}, operatorOptions()...)
+	plain = append(plain, functionOptions(exps)...)
+	opts := append([]expr.Option{expr.Patch(decimalPatcher{})}, plain...)
+	return &Compiler{opts: opts, plain: plain}
 }
 
 // Program is a compiled mapping.
@@ -63,10 +64,33 @@ func (c *Compiler) Compile(src string, env any, want Kind) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s", oneLine(err.Error()))
 	}
+	if err := c.strictCheck(src, env); err != nil {
+		return nil, err
+	}
 	if err := checkKind(prog.Node().Type(), want); err != nil {
-		return nil, fmt.Errorf("%s: %w", src, err)
+		return nil, err
 	}
 	return &Program{src: src, kind: want, prog: prog}, nil
+}
+
+// strictCheck compiles src once more without the decimal patcher, to catch
+// what expr v1.17's checker loses once a patcher is installed: after its
+// first pass it no longer reports a misspelt field or a wrong argument type
+// inside a function call. Without the patcher, decimal operators are
+// errors, so only the kinds of error the patcher cannot fix are reported.
+func (c *Compiler) strictCheck(src string, env any) error {
+	opts := append([]expr.Option{expr.Env(env)}, c.plain...)
+	_, err := expr.Compile(src, opts...)
+	if err == nil {
+		return nil
+	}
+	msg := oneLine(err.Error())
+	for _, s := range []string{"has no field", "unknown name", "cannot use", "not enough arguments", "too many arguments"} {
+		if strings.Contains(msg, s) {
+			return fmt.Errorf("%s", msg)
+		}
+	}
+	return nil
 }
 
 // Source returns the expression as written.

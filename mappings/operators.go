@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -44,9 +45,17 @@ func (decimalPatcher) Visit(node *ast.Node) {
 	case *ast.UnaryNode:
 		if n.Operator == "-" && isDecimal(n.Node.Type()) {
 			call(node, "_op_neg", decimalType, n.Node)
+		} else if n.Operator == "-" && isUntyped(n.Node.Type()) {
+			call(node, "_op_neg_any", anyType, n.Node)
 		}
 	case *ast.BinaryNode:
 		l, r := n.Left.Type(), n.Right.Type()
+		if isNonNumber(l) || isNonNumber(r) {
+			// A string, a bool, a time...: expr's own checker reports
+			// "Decimal + string" at compile time; patched, it would only
+			// fail when the mapping runs.
+			return
+		}
 		dec := isDecimal(l) || isDecimal(r)
 		untyped := isUntyped(l) || isUntyped(r)
 		if !dec && !untyped && n.Operator != "/" {
@@ -79,6 +88,15 @@ func call(node *ast.Node, fn string, t reflect.Type, args ...ast.Node) {
 func isDecimal(t reflect.Type) bool { return t == decimalType }
 
 func isUntyped(t reflect.Type) bool { return t == nil || t.Kind() == reflect.Interface }
+
+// isNonNumber reports whether t is a static type that is never a number.
+func isNonNumber(t reflect.Type) bool {
+	if isUntyped(t) || isDecimal(t) {
+		return false
+	}
+	k := t.Kind()
+	return !isIntKind(k) && k != reflect.Float32 && k != reflect.Float64
+}
 
 // operatorOptions registers the functions the patcher calls.
 func operatorOptions() []expr.Option {
@@ -129,6 +147,17 @@ func operatorOptions() []expr.Option {
 			}
 			return d.Neg(), nil
 		}, new(func(any) Decimal)),
+		// -x where x has no static type: a Decimal of a legacy body, or
+		// whatever expr negates itself.
+		expr.Function("_op_neg_any", func(p ...any) (any, error) {
+			if isInt(p[0]) || isFloat(p[0]) {
+				return runtime.Negate(p[0]), nil
+			}
+			if d, ok := toDecimal(p[0]); ok {
+				return d.Neg(), nil
+			}
+			return nil, fmt.Errorf("cannot negate %T", p[0])
+		}, new(func(any) any)),
 	}
 	opts = append(opts, arith("_op_add", func(a, b Decimal) (Decimal, error) { return a.Add(b), nil }, runtime.Add)...)
 	opts = append(opts, arith("_op_sub", func(a, b Decimal) (Decimal, error) { return a.Sub(b), nil }, runtime.Subtract)...)
@@ -146,22 +175,32 @@ func decimals(a, b any) (da, db Decimal, ok bool, err error) {
 		return da, db, false, nil
 	}
 	if isFloat(a) || isFloat(b) {
-		if _, isDec := a.(Decimal); isDec {
-			return da, db, false, errFloatMoney
-		}
-		if _, isDec := b.(Decimal); isDec {
+		if isExact(a) || isExact(b) {
 			return da, db, false, errFloatMoney
 		}
 		return da, db, false, nil
 	}
-	da, _ = toDecimal(a)
-	db, _ = toDecimal(b)
+	da, okA := toDecimal(a)
+	db, okB := toDecimal(b)
+	if !okA || !okB {
+		return da, db, false, fmt.Errorf("cannot use %v and %v as amounts", a, b)
+	}
 	return da, db, true, nil
+}
+
+// isExact reports whether v is an exact non-integer-typed number: a Decimal,
+// or a json.Number (the raw document of a gateway's payload).
+func isExact(v any) bool {
+	switch v.(type) {
+	case Decimal, json.Number:
+		return true
+	}
+	return false
 }
 
 func isNumber(v any) bool {
 	switch v.(type) {
-	case Decimal, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+	case Decimal, json.Number, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
 		return true
 	}
 	return false
@@ -183,11 +222,15 @@ func isFloat(v any) bool {
 	return false
 }
 
-// toDecimal converts exact numbers (Decimal and integers) to Decimal.
+// toDecimal converts exact numbers (Decimal, json.Number and integers) to
+// Decimal.
 func toDecimal(v any) (Decimal, bool) {
 	switch v := v.(type) {
 	case Decimal:
 		return v, true
+	case json.Number:
+		d, err := ParseDecimal(string(v))
+		return d, err == nil
 	case int:
 		return DecimalFromInt(int64(v)), true
 	case int8:
