@@ -76,7 +76,7 @@ func Start(tb testing.TB) *Server {
 	bin := binary(tb)
 	var lastErr error
 	for range 5 {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			tb.Fatalf("finding a free port: %v", err)
 		}
@@ -90,8 +90,8 @@ func Start(tb testing.TB) *Server {
 	return nil
 }
 
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
+// FreePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
 	for range 10 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
