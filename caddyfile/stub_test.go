@@ -163,7 +163,6 @@ func (s *legacyStub) ledger(ref string) []payment {
 	return out
 }
 
-
 // closedPort returns a local address nothing listens on.
 func closedPort(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
