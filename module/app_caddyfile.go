@@ -37,6 +37,7 @@ func init() {
 // config loads, and never written into the adapted JSON.
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
+		d.Next() // onto the option name, so the error names its line
 		return nil, d.Err("billbridge global option already specified")
 	}
 	var app App

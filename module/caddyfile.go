@@ -366,6 +366,9 @@ func parseCall(d *caddyfile.Dispenser, chk *exprChecker, lookup bool) (*Call, st
 	if len(c.Fields) > 0 && c.Body != "" {
 		return nil, "", d.Errf("%s: use field or body, not both", name)
 	}
+	if c.Body != "" && c.Encode != "" && c.Encode != mappings.EncodeJSON {
+		return nil, "", d.Errf("%s: body is for encode json; use fields for %s", name, c.Encode)
+	}
 	return &c, found, nil
 }
 
