@@ -527,3 +527,16 @@ func fingerprintOf(t *testing.T, body string) string {
 	}
 	return w.Fingerprint()
 }
+
+func TestWebhookStoreErrorAllowPostsWithoutClaim(t *testing.T) {
+	env := newWebhookEnv(t, "redis", true, "on_store_error allow")
+	env.redis.Kill()
+	id := uniqueID(t, "tran")
+	status, body, _ := post(t, env.tester, webhookA, "tok-webhook", webhookV1(id, "45"))
+	if status != 200 || body != ackOK {
+		t.Fatalf("got %d %s", status, body)
+	}
+	if got := env.stub.ledger(id); len(got) != 1 || got[0].Header.Get("Idempotency-Key") != id {
+		t.Errorf("ledger %v: with on_store_error allow the payment goes through, keyed for the legacy API to dedupe", got)
+	}
+}
