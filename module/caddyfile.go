@@ -2,6 +2,7 @@ package billbridge
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -90,6 +91,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		sub := d.Val()
+		if known[sub] && !commonSubdirectives[sub] && !slices.Contains(f.subdirectives(), sub) {
+			return d.Errf("%s does not use %s", h.Flow, sub)
+		}
 		switch sub {
 		case "max_body":
 			if err := once(sub); err != nil {
@@ -255,6 +259,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.Err("a call <method> <path> block is required")
 	}
 	return nil
+}
+
+// commonSubdirectives are accepted by every flow.
+var commonSubdirectives = map[string]bool{"max_body": true, "call": true}
+
+// known are all handler subdirectives; a flow accepts the common ones and
+// those its subdirectives method lists.
+var known = map[string]bool{
+	"max_body": true, "call": true, "when": true, "message": true, "reply": true,
+	"success": true, "lookup": true, "on_duplicate": true, "duplicate_wait": true,
+	"lease": true, "retention": true, "idempotency_header": true, "on_store_error": true,
 }
 
 // parseCall parses `call|lookup <method> <path> { … }`. With lookup set,

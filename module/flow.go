@@ -19,6 +19,9 @@ type flow interface {
 	// envs returns zero values of the environments its request-side and
 	// answer-side mappings are compiled against.
 	envs() (req, res any)
+	// subdirectives lists the handler subdirectives the flow uses beyond
+	// max_body and call; the Caddyfile parser refuses the others.
+	subdirectives() []string
 	// provision compiles the flow's mappings and checks its settings.
 	provision(h *Handler) error
 	// authenticate checks the gateway's credentials.

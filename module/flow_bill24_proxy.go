@@ -86,12 +86,16 @@ func ProxyReplyFields() []string {
 
 func (bill24Proxy) envs() (req, res any) { return proxyReqEnv{}, proxyResEnv{} }
 
+func (bill24Proxy) subdirectives() []string { return []string{"when", "message", "reply"} }
+
 func (bill24Proxy) provision(h *Handler) error {
 	if err := needBill24(h); err != nil {
 		return err
 	}
 	if err := refuse(h, "success", h.Success != "", "lookup", h.Lookup != nil,
-		"on_duplicate", h.OnDuplicate != "", "on_store_error", h.OnStoreError != ""); err != nil {
+		"on_duplicate", h.OnDuplicate != "", "on_store_error", h.OnStoreError != "",
+		"duplicate_wait", h.DuplicateWait != 0, "lease", h.Lease != 0, "retention", h.Retention != 0,
+		"idempotency_header", h.IdempotencyHeader != ""); err != nil {
 		return err
 	}
 	comp := h.app.compiler

@@ -2,7 +2,10 @@ package billbridge
 
 import (
 	"errors"
+	"time"
+
 	"fmt"
+	"github.com/caddyserver/caddy/v2"
 	"net/http"
 	"strings"
 
@@ -24,6 +27,11 @@ const defaultSuccess = "res.status >= 200 && res.status < 300"
 
 func (bill24Webhook) envs() (req, res any) { return webhookReqEnv{}, webhookResEnv{} }
 
+// paymentSubdirectives are those of every money-moving flow.
+var paymentSubdirectives = []string{"success", "lookup", "on_duplicate", "duplicate_wait", "lease", "retention", "idempotency_header", "on_store_error"}
+
+func (bill24Webhook) subdirectives() []string { return paymentSubdirectives }
+
 func (bill24Webhook) provision(h *Handler) error {
 	if err := needBill24(h); err != nil {
 		return err
@@ -37,6 +45,18 @@ func (bill24Webhook) provision(h *Handler) error {
 // compilePayment compiles what every money-moving flow has: the call, the
 // success test and the optional lookup.
 func compilePayment(h *Handler, reqEnv, resEnv any) error {
+	if h.DuplicateWait <= 0 {
+		h.DuplicateWait = caddy.Duration(defaultDuplicateWait)
+	}
+	if h.Lease <= 0 {
+		h.Lease = caddy.Duration(2*time.Duration(h.app.Legacy.Timeout) + 10*time.Second)
+	}
+	if h.Retention <= 0 {
+		h.Retention = caddy.Duration(defaultRetention)
+	}
+	if h.IdempotencyHeader == "" {
+		h.IdempotencyHeader = defaultIdemHeader
+	}
 	comp := h.app.compiler
 	var err error
 	if h.compiled.call, err = compileCall(h.Call, comp, reqEnv, "call"); err != nil {

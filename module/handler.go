@@ -164,18 +164,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxBody <= 0 {
 		h.MaxBody = defaultMaxBody
 	}
-	if h.DuplicateWait <= 0 {
-		h.DuplicateWait = caddy.Duration(defaultDuplicateWait)
-	}
-	if h.Lease <= 0 {
-		h.Lease = caddy.Duration(2*time.Duration(h.app.Legacy.Timeout) + 10*time.Second)
-	}
-	if h.Retention <= 0 {
-		h.Retention = caddy.Duration(defaultRetention)
-	}
-	if h.IdempotencyHeader == "" {
-		h.IdempotencyHeader = defaultIdemHeader
-	}
 	h.metrics = registerMetrics(ctx.GetMetricsRegistry(), h.logger)
 	return f.provision(h)
 }
@@ -192,7 +180,7 @@ func (h *Handler) Validate() error {
 	default:
 		return fmt.Errorf("on_store_error must be reject or allow, not %q", h.OnStoreError)
 	}
-	if time.Duration(h.Lease) <= time.Duration(h.app.Legacy.Timeout) {
+	if h.Lease > 0 && time.Duration(h.Lease) <= time.Duration(h.app.Legacy.Timeout) {
 		return fmt.Errorf("lease %s must be longer than the legacy timeout %s, or a slow call could be posted twice",
 			time.Duration(h.Lease), time.Duration(h.app.Legacy.Timeout))
 	}
