@@ -50,7 +50,8 @@ func DecodeJSON(body []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	if dec.More() {
+	// dec.More is not enough: it does not see a stray '}' or ']'.
+	if len(bytes.Trim(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return nil, fmt.Errorf("data after the JSON value")
 	}
 	return exactNumbers(v)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -76,7 +77,9 @@ func decodeObject(body []byte) (map[string]any, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("malformed JSON: %s", jsonErrText(err))
 	}
-	if dec.More() {
+	// dec.More is not enough: it does not see a stray '}' or ']'. body is
+	// trimmed, so anything after the object is data.
+	if dec.InputOffset() != int64(len(body)) {
 		return nil, errors.New("malformed JSON: data after the top-level object")
 	}
 	return m, nil
@@ -93,7 +96,7 @@ func jsonErrText(err error) string {
 
 func printable(s string) bool {
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) { // C0, DEL and C1 (U+0080–U+009F)
 			return false
 		}
 	}

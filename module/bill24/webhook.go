@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/billbridge/caddy-billbridge/mappings"
@@ -104,6 +105,9 @@ func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 	// Check the types of the fields we rely on before decoding into the
 	// struct, so that errors name the field instead of a Go type.
 	for name, v := range raw {
+		if err := checkName(name); err != nil {
+			return w, err
+		}
 		if err := checkType(name, v); err != nil {
 			return w, err
 		}
@@ -201,6 +205,32 @@ func (w Webhook) Fingerprint() string {
 func present(raw map[string]any, name string) bool {
 	v, ok := raw[name]
 	return ok && v != nil
+}
+
+// webhookFields are the JSON names of Webhook's decoded fields.
+var webhookFields = func() []string {
+	var names []string
+	t := reflect.TypeFor[Webhook]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
+}()
+
+// checkName refuses a member whose name differs from a known field's only
+// in case. encoding/json matches names case-insensitively, so a
+// "TRAN_AMOUNT" after "tran_amount" would replace, in the struct, the
+// amount the checks here read from the raw document.
+func checkName(name string) error {
+	for _, f := range webhookFields {
+		if name != f && strings.EqualFold(name, f) {
+			return fmt.Errorf("unknown field %q: did you mean %q? (names are case-sensitive)", truncate(name, 32), f)
+		}
+	}
+	return nil
 }
 
 // checkType rejects a known field holding the wrong JSON type.
