@@ -1,0 +1,381 @@
+package qm
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/billbridge/caddy-billbridge/mappings"
+)
+
+// MaxIDLen bounds a bill id, in bytes.
+const MaxIDLen = 128
+
+// Bill statuses (protocols.md C.3).
+const (
+	StatusPending    = 0 // Pending Payment
+	StatusSuccessful = 1 // final
+	StatusFailed     = 2 // final
+	StatusCancelled  = 3 // final
+	StatusProcessing = 4
+)
+
+// FinalStatus reports whether a bill status is final: Successful, Failed or
+// Cancelled.
+func FinalStatus(s int) bool {
+	return s == StatusSuccessful || s == StatusFailed || s == StatusCancelled
+}
+
+// Bill is QM's bill as Requery returns it, and as a callback claims it.
+// Mappings see it as req; the expr names are QM's own wire names.
+//
+// Act on a bill only when Requery says IsFinal and Status is
+// StatusSuccessful and the amount matches: QM's docs say never to trust
+// the callback or the redirect.
+type Bill struct {
+	BillID            string           `json:"billId" expr:"billId"`
+	MerchantReference string           `json:"merchantReference" expr:"merchantReference"`
+	RequestReference  string           `json:"requestReference" expr:"requestReference"`
+	PaymentReference  string           `json:"paymentReference" expr:"paymentReference"`
+	BillAmount        mappings.Decimal `json:"billAmount" expr:"billAmount"` // QM writes "100.00" or 100.00
+	Currency          string           `json:"currency" expr:"currency"`
+	Status            int              `json:"status" expr:"status"`
+	StatusName        string           `json:"statusName" expr:"statusName"`
+	// IsFinal is QM's isFinal as sent; absent or null is false.
+	IsFinal  bool  `json:"isFinal" expr:"isFinal"`
+	DateTime int64 `json:"dateTime" expr:"dateTime"` // unix ms
+
+	// Raw is the whole decoded object, unknown fields included; numbers
+	// are json.Number.
+	Raw map[string]any `json:"-" expr:"raw"`
+}
+
+// CreateBillRequest is the body of Create Bill. The amount goes out
+// exactly as given: 100.00 is sent as 100.00.
+type CreateBillRequest struct {
+	Amount            mappings.Decimal `json:"amount"`
+	MerchantReference string           `json:"merchantReference,omitempty"`
+	CallbackURL       string           `json:"callbackUrl,omitempty"`
+	RedirectURL       string           `json:"redirectUrl,omitempty"`
+}
+
+// CreatedBill is Create Bill's answer.
+type CreatedBill struct {
+	BillAmount mappings.Decimal `json:"billAmount" expr:"billAmount"`
+	// RequireGCAmount is the Gold Convert needed to pay; zero if absent.
+	RequireGCAmount   mappings.Decimal `json:"requireGCAmount" expr:"requireGCAmount"`
+	Currency          string           `json:"currency" expr:"currency"`
+	MerchantReference string           `json:"merchantReference" expr:"merchantReference"`
+	BillID            string           `json:"billId" expr:"billId"`
+	// BillURL is where to send the customer (or a QR for the QMGold app).
+	BillURL   string `json:"billUrl" expr:"billUrl"`
+	ExpiredOn int64  `json:"expiredOn" expr:"expiredOn"` // unix ms
+
+	// Raw is the whole data object, unknown fields included.
+	Raw map[string]any `json:"-" expr:"raw"`
+}
+
+// DecodeCallback parses and validates the body of a QM bill callback. The
+// caller bounds its size. billId (printable, at most MaxIDLen bytes),
+// billAmount (a positive exact decimal, as a string or a number), currency
+// (three uppercase letters) and status (an integer 0–4) are required; the
+// other fields may be absent or null. Unknown fields are kept in Raw.
+//
+// A callback is a claim, not a fact: confirm it with Requery.
+func DecodeCallback(body []byte) (Bill, error) {
+	raw, err := decodeObject(body, "callback body")
+	if err != nil {
+		return Bill{}, err
+	}
+	return decodeBill(raw)
+}
+
+// decodeBill reads a bill from a decoded object: the callback body, or the
+// data of a Requery answer.
+func decodeBill(m map[string]any) (Bill, error) {
+	var b Bill
+	var err error
+	if b.BillID, err = billID(m); err != nil {
+		return Bill{}, err
+	}
+	if b.BillAmount, err = decimalField(m, "billAmount", true); err != nil {
+		return Bill{}, err
+	}
+	if b.BillAmount.Sign() <= 0 {
+		return Bill{}, fmt.Errorf("billAmount must be positive, got %s", b.BillAmount)
+	}
+	if b.Currency, err = stringField(m, "currency"); err != nil {
+		return Bill{}, err
+	}
+	if !mappings.ValidCurrencyCode(b.Currency) {
+		return Bill{}, fmt.Errorf("currency %q is not three uppercase letters", truncate(b.Currency))
+	}
+	v, ok := m["status"]
+	if !ok || v == nil {
+		return Bill{}, errors.New("status is required")
+	}
+	status, err := intValue(v)
+	if err != nil || status < StatusPending || status > StatusProcessing {
+		return Bill{}, fmt.Errorf("status must be an integer from 0 to 4, got %s", describe(v))
+	}
+	b.Status = int(status)
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{
+		{"merchantReference", &b.MerchantReference},
+		{"requestReference", &b.RequestReference},
+		{"paymentReference", &b.PaymentReference},
+		{"statusName", &b.StatusName},
+	} {
+		if *f.dst, err = stringField(m, f.name); err != nil {
+			return Bill{}, err
+		}
+	}
+	switch v := m["isFinal"].(type) {
+	case nil:
+	case bool:
+		b.IsFinal = v
+	default:
+		return Bill{}, fmt.Errorf("isFinal must be true or false, got %s", describe(v))
+	}
+	if b.DateTime, err = intField(m, "dateTime"); err != nil {
+		return Bill{}, err
+	}
+	b.Raw = m
+	return b, nil
+}
+
+// decodeCreated reads Create Bill's data. billId and billAmount are
+// required; the rest may be absent.
+func decodeCreated(m map[string]any) (CreatedBill, error) {
+	var c CreatedBill
+	var err error
+	if c.BillID, err = billID(m); err != nil {
+		return CreatedBill{}, err
+	}
+	if c.BillAmount, err = decimalField(m, "billAmount", true); err != nil {
+		return CreatedBill{}, err
+	}
+	if c.RequireGCAmount, err = decimalField(m, "requireGCAmount", false); err != nil {
+		return CreatedBill{}, err
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{
+		{"currency", &c.Currency},
+		{"merchantReference", &c.MerchantReference},
+		{"billUrl", &c.BillURL},
+	} {
+		if *f.dst, err = stringField(m, f.name); err != nil {
+			return CreatedBill{}, err
+		}
+	}
+	if c.ExpiredOn, err = intField(m, "expiredOn"); err != nil {
+		return CreatedBill{}, err
+	}
+	c.Raw = m
+	return c, nil
+}
+
+// validBillID reports whether id can be a bill id: non-empty, at most
+// MaxIDLen bytes of valid UTF-8 without control characters.
+func validBillID(id string) bool {
+	return id != "" && len(id) <= MaxIDLen && utf8.ValidString(id) && printable(id)
+}
+
+func billID(m map[string]any) (string, error) {
+	v, ok := m["billId"]
+	if !ok || v == nil {
+		return "", errors.New("billId is required")
+	}
+	id, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("billId must be a string, got %s", describe(v))
+	}
+	if !validBillID(id) {
+		return "", fmt.Errorf("billId must be 1 to %d printable characters", MaxIDLen)
+	}
+	return id, nil
+}
+
+// decimalField reads an exact decimal written as a JSON number or a string.
+func decimalField(m map[string]any, name string, required bool) (mappings.Decimal, error) {
+	v, ok := m[name]
+	if !ok || v == nil {
+		if required {
+			return mappings.Decimal{}, fmt.Errorf("%s is required", name)
+		}
+		return mappings.Decimal{}, nil
+	}
+	var s string
+	switch v := v.(type) {
+	case json.Number:
+		s = string(v)
+	case string:
+		s = v
+	default:
+		return mappings.Decimal{}, fmt.Errorf("%s must be a number, got %s", name, describe(v))
+	}
+	d, err := mappings.ParseDecimal(s)
+	if err != nil {
+		return mappings.Decimal{}, fmt.Errorf("%s is not a decimal number: %q", name, truncate(s))
+	}
+	return d, nil
+}
+
+// stringField reads an optional text field; a number is taken as its text
+// (QM's tables are loose about types), null and absent are "".
+func stringField(m map[string]any, name string) (string, error) {
+	switch v := m[name].(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	case json.Number:
+		return string(v), nil
+	default:
+		return "", fmt.Errorf("%s must be a string, got %s", name, describe(v))
+	}
+}
+
+// intField reads an optional integer (a number or a string holding one);
+// null and absent are 0.
+func intField(m map[string]any, name string) (int64, error) {
+	v := m[name]
+	if v == nil {
+		return 0, nil
+	}
+	n, err := intValue(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s must be an integer, got %s", name, describe(v))
+	}
+	return n, nil
+}
+
+// intValue reads an integer from a json.Number or a string, exactly:
+// 1, 1.0 and 1e3 are integers, 1.5 and 1e30 are not (the latter does not
+// fit an int64).
+func intValue(v any) (int64, error) {
+	var s string
+	switch v := v.(type) {
+	case json.Number:
+		s = string(v)
+	case string:
+		s = v
+	default:
+		return 0, errors.New("not a number")
+	}
+	d, err := mappings.ParseDecimal(s)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := d.Int64()
+	if !ok {
+		return 0, errors.New("not an int64")
+	}
+	return n, nil
+}
+
+// describe names a JSON value for an error message, shortened.
+func describe(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return fmt.Sprint(v)
+	case json.Number:
+		return truncate(string(v))
+	case string:
+		return fmt.Sprintf("%q", truncate(v))
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// decodeObject decodes one JSON object exactly: numbers stay json.Number
+// (never float64), trailing data is an error, and invalid UTF-8 is refused
+// rather than silently replaced. what names the document in errors.
+func decodeObject(body []byte, what string) (map[string]any, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, fmt.Errorf("%s is empty", what)
+	}
+	if !utf8.Valid(body) {
+		return nil, fmt.Errorf("%s is not valid UTF-8", what)
+	}
+	if body[0] != '{' {
+		return nil, fmt.Errorf("%s is not a JSON object", what)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%s is malformed JSON: %s", what, jsonErrText(err))
+	}
+	// dec.More does not see a stray '}' or ']'; body is trimmed, so
+	// anything after the object is data.
+	if dec.InputOffset() != int64(len(body)) {
+		return nil, fmt.Errorf("%s is malformed JSON: data after the top-level object", what)
+	}
+	return m, nil
+}
+
+func jsonErrText(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
+	}
+	return err.Error()
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) { // C0, DEL and C1 (U+0080–U+009F)
+			return false
+		}
+	}
+	return true
+}
+
+// truncate shortens s for an error message, on a rune boundary.
+func truncate(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// cleanMessage makes QM's message safe to log: valid UTF-8, no control
+// characters, at most 200 bytes.
+func cleanMessage(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if len(s) > 200 {
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
