@@ -34,16 +34,14 @@ const maxNodes = 2000
 // Compiler compiles mappings with billbridge's helpers and exact-money
 // operators. It is safe for concurrent use.
 type Compiler struct {
-	opts  []expr.Option
-	plain []expr.Option // the same without patchers, for strictCheck
+	plain []expr.Option // helpers and operators; Compile adds the patcher
 }
 
 // NewCompiler returns a compiler whose money helpers use exps.
 func NewCompiler(exps Exponents) *Compiler {
 	plain := append([]expr.Option{expr.MaxNodes(maxNodes)}, operatorOptions()...)
 	plain = append(plain, functionOptions(exps)...)
-	opts := append([]expr.Option{expr.Patch(decimalPatcher{})}, plain...)
-	return &Compiler{opts: opts, plain: plain}
+	return &Compiler{plain: plain}
 }
 
 // Program is a compiled mapping.
@@ -59,7 +57,7 @@ func (c *Compiler) Compile(src string, env any, want Kind) (*Program, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, fmt.Errorf("empty expression")
 	}
-	opts := append([]expr.Option{expr.Env(env)}, c.opts...)
+	opts := append([]expr.Option{expr.Env(env), expr.Patch(decimalPatcher{src: []rune(src)})}, c.plain...)
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s", oneLine(err.Error()))

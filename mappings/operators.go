@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -30,12 +31,14 @@ var errFloatMoney = errors.New("a float cannot be mixed with a decimal amount; w
 //     operators below, which use decimal arithmetic for numbers and fall back
 //     to expr's own semantics for everything else;
 //   - division always goes through Decimal, so it never yields a float.
-type decimalPatcher struct{}
+type decimalPatcher struct {
+	src []rune // the expression, to read a literal's digits as written
+}
 
-func (decimalPatcher) Visit(node *ast.Node) {
+func (p decimalPatcher) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.FloatNode:
-		d, err := ParseDecimal(strconv.FormatFloat(n.Value, 'f', -1, 64))
+		d, err := ParseDecimal(p.literal(n))
 		if err != nil {
 			return
 		}
@@ -72,6 +75,19 @@ func (decimalPatcher) Visit(node *ast.Node) {
 			}
 		}
 	}
+}
+
+// literal returns a float literal's digits as written ("10.20"), falling
+// back to the shortest form of its float64 value.
+func (p decimalPatcher) literal(n *ast.FloatNode) string {
+	loc := n.Location()
+	if loc.From >= 0 && loc.To <= len(p.src) && loc.From < loc.To {
+		text := strings.ReplaceAll(string(p.src[loc.From:loc.To]), "_", "")
+		if _, err := ParseDecimal(text); err == nil {
+			return text
+		}
+	}
+	return strconv.FormatFloat(n.Value, 'f', -1, 64)
 }
 
 var opFuncs = map[string]string{

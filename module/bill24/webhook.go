@@ -45,15 +45,15 @@ type Bill struct {
 // whichever field the shape carries.
 type Webhook struct {
 	// ID is the gateway's transaction id: tran_id, or tnx_id in the older shape.
-	ID string `expr:"id"`
+	ID string `json:"-" expr:"id"`
 	// Shape is "tran", "tnx" or "checkout".
-	Shape string `expr:"shape"`
+	Shape string `json:"-" expr:"shape"`
 	// Amount is what was paid for the bill: tran_amount, or total_amount
 	// where tran_amount is missing (the KHQR wording).
-	Amount mappings.Decimal `expr:"amount"`
+	Amount mappings.Decimal `json:"-" expr:"amount"`
 	// Date is when it was paid, as Bill24 wrote it: tran_date or paid_date
 	// (no zone; Phnom Penh time).
-	Date string `expr:"date"`
+	Date string `json:"-" expr:"date"`
 
 	TranID               string           `json:"tran_id" expr:"tran_id"`
 	TnxID                string           `json:"tnx_id" expr:"tnx_id"`

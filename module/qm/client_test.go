@@ -682,19 +682,12 @@ func TestRateLimit(t *testing.T) {
 	if len(arr) != calls {
 		t.Fatalf("%d arrivals", len(arr))
 	}
-	// A token bucket lets at most burst + rate×window requests through in
-	// any window. Allow for scheduling noise between the client's limiter
-	// and the server's clock.
+	// A token bucket lets burst requests through at once and rate per
+	// second after that, so the whole run cannot be shorter than this. (A
+	// windowed upper bound would be a timing test: on a loaded machine,
+	// requests the limiter spaced out can still arrive bunched.)
 	// Without a limiter the 30 would arrive within milliseconds.
 	const slack = 200 * time.Millisecond
-	for i := range arr {
-		for j := i; j < len(arr); j++ {
-			window := arr[j].Sub(arr[i]) + slack
-			if n := float64(j - i + 1); n > burst+rate*window.Seconds()+2 {
-				t.Fatalf("%v requests in %v (burst %d, rate %v/s)", n, arr[j].Sub(arr[i]), burst, rate)
-			}
-		}
-	}
 	if total := arr[len(arr)-1].Sub(arr[0]); total < time.Duration(float64(calls-burst)/rate*float64(time.Second))-slack {
 		t.Errorf("%d requests in %v", calls, total)
 	}
