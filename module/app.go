@@ -33,6 +33,9 @@ type App struct {
 	// Bill24 holds the settings of Bill24's flows.
 	Bill24 *Bill24 `json:"bill24,omitempty"`
 
+	// QM holds Quantum Metal's API settings.
+	QM *QM `json:"qm,omitempty"`
+
 	// Currencies overrides or adds currency exponents (decimal places),
 	// e.g. {"KHR": 0}. Defaults: mappings.DefaultExponents.
 	Currencies map[string]int32 `json:"currencies,omitempty"`
@@ -49,6 +52,10 @@ type Bill24 struct {
 	// Several may be given, so a token can be rotated without downtime.
 	// Use {env.*} placeholders; they are resolved when the config loads.
 	Tokens []string `json:"tokens,omitempty"`
+
+	// Verify, when set, confirms every webhook with Bill24's Transaction
+	// Verify API before it is forwarded.
+	Verify *Bill24Verify `json:"verify,omitempty"`
 
 	tokens [][]byte
 }
@@ -99,6 +106,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("bill24: %v", err)
 		}
 	}
+	if a.QM != nil {
+		if err := a.QM.provision(); err != nil {
+			return fmt.Errorf("qm: %v", err)
+		}
+	}
 	return nil
 }
 
@@ -112,6 +124,9 @@ func (b *Bill24) provision() error {
 		}
 		b.tokens = append(b.tokens, []byte(v))
 	}
+	if b.Verify != nil {
+		return b.Verify.provision()
+	}
 	return nil
 }
 
@@ -119,6 +134,12 @@ func (b *Bill24) provision() error {
 func (a *App) Cleanup() error {
 	if a.Legacy != nil {
 		a.Legacy.cleanup()
+	}
+	if a.Bill24 != nil && a.Bill24.Verify != nil {
+		releaseClient(a.Bill24.Verify.poolKey)
+	}
+	if a.QM != nil {
+		releaseClient(a.QM.poolKey)
 	}
 	return nil
 }

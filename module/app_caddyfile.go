@@ -29,6 +29,18 @@ func init() {
 //		}
 //		bill24 {
 //			token <value>...
+//			verify <base_url> {
+//				client_id      <id>
+//				secret         <secret>
+//				merchant_token <token>
+//				timeout        <duration>
+//			}
+//		}
+//		qm <base_url> {
+//			key     <key>
+//			secret  <secret>
+//			timeout <duration>
+//			rate    <requests per second>
 //		}
 //		currency <code> <decimal places>
 //	}
@@ -93,6 +105,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 						return d.ArgErr()
 					}
 					a.Bill24.Tokens = append(a.Bill24.Tokens, toks...)
+				case "verify":
+					if a.Bill24.Verify != nil {
+						return d.Err("bill24 verify already specified")
+					}
+					v, err := parseVerify(d)
+					if err != nil {
+						return err
+					}
+					a.Bill24.Verify = v
 				default:
 					return d.Errf("unrecognized bill24 subdirective '%s'", d.Val())
 				}
@@ -100,6 +121,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(a.Bill24.Tokens) == 0 {
 				return d.Err("bill24: at least one token is required")
 			}
+		case "qm":
+			if a.QM != nil {
+				return d.Err("qm already specified")
+			}
+			q, err := parseQM(d)
+			if err != nil {
+				return err
+			}
+			a.QM = q
 		case "currency":
 			var code, places string
 			if !d.AllArgs(&code, &places) {
@@ -184,3 +214,95 @@ func parseLegacy(d *caddyfile.Dispenser) (*Legacy, error) {
 
 // Interface guards
 var _ caddyfile.Unmarshaler = (*App)(nil)
+
+// parseVerify parses `verify <base_url> { … }` in the bill24 block.
+func parseVerify(d *caddyfile.Dispenser) (*Bill24Verify, error) {
+	var v Bill24Verify
+	var err error
+	if v.BaseURL, err = oneArg(d); err != nil {
+		return nil, err
+	}
+	settings := map[string]*string{"client_id": &v.ClientID, "secret": &v.Secret, "merchant_token": &v.MerchantToken}
+	for n := d.Nesting(); d.NextBlock(n); {
+		sub := d.Val()
+		if sub == "timeout" {
+			if v.Timeout, err = parseTimeout(d, v.Timeout); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		dst, ok := settings[sub]
+		if !ok {
+			return nil, d.Errf("unrecognized verify subdirective '%s'", sub)
+		}
+		if err := setOnce(d, dst); err != nil {
+			return nil, err
+		}
+	}
+	return &v, nil
+}
+
+// parseQM parses the `qm <base_url> { … }` global setting.
+func parseQM(d *caddyfile.Dispenser) (*QM, error) {
+	var q QM
+	var err error
+	if q.BaseURL, err = oneArg(d); err != nil {
+		return nil, err
+	}
+	for n := d.Nesting(); d.NextBlock(n); {
+		switch sub := d.Val(); sub {
+		case "key":
+			err = setOnce(d, &q.Key)
+		case "secret":
+			err = setOnce(d, &q.Secret)
+		case "timeout":
+			q.Timeout, err = parseTimeout(d, q.Timeout)
+		case "rate":
+			var v string
+			if v, err = oneArg(d); err == nil {
+				if q.Rate != 0 {
+					return nil, d.Err("qm rate already specified")
+				}
+				q.Rate, err = strconv.ParseFloat(v, 64)
+				if err != nil || q.Rate <= 0 || q.Rate > 10 {
+					return nil, d.Errf("qm rate must be a number of requests per second above 0 and at most 10 (QM's limit), not %q", v)
+				}
+			}
+		default:
+			return nil, d.Errf("unrecognized qm subdirective '%s'", sub)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &q, nil
+}
+
+// setOnce reads one argument into an unset setting.
+func setOnce(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if *dst != "" {
+		return d.Errf("%s already specified", name)
+	}
+	v, err := oneArg(d)
+	if err != nil {
+		return err
+	}
+	*dst = v
+	return nil
+}
+
+func parseTimeout(d *caddyfile.Dispenser, cur caddy.Duration) (caddy.Duration, error) {
+	if cur != 0 {
+		return 0, d.Err("timeout already specified")
+	}
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil || dur <= 0 {
+		return 0, d.Errf("invalid timeout %q", v)
+	}
+	return caddy.Duration(dur), nil
+}

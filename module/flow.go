@@ -29,6 +29,10 @@ type flow interface {
 	// decode parses and validates the request. An event with an id moves
 	// money and goes through the store; one without is a lookup.
 	decode(h *Handler, r *http.Request, body []byte) (event, error)
+	// verify confirms the event with the gateway, where the flow can: it
+	// returns the event to act on (QM's verified bill replaces what the
+	// callback claimed), or the answer to give instead.
+	verify(h *Handler, r *http.Request, ev event) (event, *result)
 	// settle turns the legacy call's outcome into the gateway's answer.
 	settle(h *Handler, ev event, c callOutcome) result
 	// envelope writes an error message in the gateway's format.

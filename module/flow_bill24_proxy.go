@@ -189,6 +189,8 @@ func (bill24Proxy) decode(h *Handler, r *http.Request, body []byte) (event, erro
 	}, nil
 }
 
+func (bill24Proxy) verify(h *Handler, r *http.Request, ev event) (event, *result) { return ev, nil }
+
 func (bill24Proxy) settle(h *Handler, ev event, c callOutcome) result {
 	if c.err != nil {
 		return callFailed(h, c.err)

@@ -103,6 +103,54 @@ func (bill24Webhook) decode(h *Handler, r *http.Request, body []byte) (event, er
 	}, nil
 }
 
+// verify confirms the webhook with Bill24's Transaction Verify, when the
+// bill24 settings have a verify block: only a transaction Bill24 reports as
+// success, with the webhook's amount and currency, goes on.
+func (bill24Webhook) verify(h *Handler, r *http.Request, ev event) (event, *result) {
+	if h.app.Bill24.Verify == nil {
+		return ev, nil
+	}
+	w := ev.payload.(bill24.Webhook)
+	t, err := h.app.Bill24.Verify.verifier.Verify(r.Context(), w.ID)
+	switch {
+	case errors.Is(err, bill24.ErrTransactionNotFound):
+		// Not (yet) known to Bill24: forged, or not visible yet. Either
+		// way nothing is posted; a genuine one goes through on a retry.
+		h.metrics.verify(h.Flow, "unknown")
+		res := h.retryable("verify_unknown", "transaction not found at Bill24; retry later", err)
+		return ev, &res
+	case err != nil:
+		h.metrics.verify(h.Flow, "error")
+		res := h.retryable("verify_unavailable", "unable to verify the transaction with Bill24; retry later", err)
+		return ev, &res
+	}
+	if strings.EqualFold(t.Status, "pending") {
+		h.metrics.verify(h.Flow, "not_final")
+		res := h.retryable("verify_pending", "transaction is still pending at Bill24; retry later", nil)
+		return ev, &res
+	}
+	if !strings.EqualFold(t.Status, "success") {
+		return ev, h.mismatch(r, ev, "status "+t.Status)
+	}
+	claimed, verified := w.TotalAmount, t.TotalAmount
+	if present(w.Raw, "tran_amount") {
+		claimed, verified = w.TranAmount, t.TranAmount
+	}
+	if claimed.Cmp(verified) != 0 {
+		return ev, h.mismatch(r, ev, "amount "+claimed.String()+" vs "+verified.String())
+	}
+	if w.Currency != t.Currency {
+		return ev, h.mismatch(r, ev, "currency "+w.Currency+" vs "+t.Currency)
+	}
+	h.metrics.verify(h.Flow, "verified")
+	return ev, nil
+}
+
+func present(raw map[string]any, name string) bool {
+	v, ok := raw[name]
+	return ok && v != nil
+}
+
 func (bill24Webhook) settle(h *Handler, ev event, c callOutcome) result {
 	return settlePayment(h, ev, c, ackSuccess)
 }

@@ -228,6 +228,13 @@ func (h *Handler) serve(r *http.Request) result {
 	if err != nil {
 		return h.fail(http.StatusBadRequest, "bad_request", err.Error(), nil)
 	}
+	// Verification comes before the claim: a forged message must not claim
+	// the id (and fingerprint it) ahead of the genuine one.
+	ev, stop := h.flow.verify(h, r, ev)
+	if stop != nil {
+		stop.eventID = ev.logID
+		return *stop
+	}
 	if ev.id == "" {
 		res := h.flow.settle(h, ev, h.callLegacy(r, ev, false))
 		res.eventID = ev.logID
@@ -301,6 +308,17 @@ func (h *Handler) emit(r *http.Request, name string, data map[string]any) {
 	}
 	data["flow"] = h.Flow
 	h.events.Emit(h.ctx, name, data)
+}
+
+// mismatch answers a message the gateway's own record contradicts: it is
+// never forwarded, and a person should look.
+func (h *Handler) mismatch(r *http.Request, ev event, what string) *result {
+	h.metrics.verify(h.Flow, "mismatch")
+	h.logger.Warn("gateway record contradicts the message: not forwarded",
+		zap.String("flow", h.Flow), zap.String("event_id", ev.logID), zap.String("mismatch", what))
+	h.emit(r, "billbridge.verify_mismatch", map[string]any{"event_id": ev.logID, "mismatch": what})
+	res := h.fail(http.StatusConflict, "verify_mismatch", "message does not match the gateway's record", nil)
+	return &res
 }
 
 // newOwner returns a random claim owner token.

@@ -18,6 +18,7 @@ type flowMetrics struct {
 	duration *prometheus.HistogramVec
 	dedupes  *prometheus.CounterVec
 	legacy   *prometheus.HistogramVec
+	verifies *prometheus.CounterVec
 }
 
 var (
@@ -49,9 +50,13 @@ func registerMetrics(reg prometheus.Registerer, logger *zap.Logger) *flowMetrics
 				Help:    "Legacy API call latency, by flow and status class (2xx…5xx, error).",
 				Buckets: prometheus.DefBuckets,
 			}, []string{"flow", "status"}),
+			verifies: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: ns, Subsystem: sub, Name: "verifications_total",
+				Help: "Checks with the gateway's own record: verified, mismatch, not_final, unknown, error.",
+			}, []string{"flow", "result"}),
 		}
 	})
-	for _, c := range []prometheus.Collector{metrics.events, metrics.duration, metrics.dedupes, metrics.legacy} {
+	for _, c := range []prometheus.Collector{metrics.events, metrics.duration, metrics.dedupes, metrics.legacy, metrics.verifies} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -69,6 +74,10 @@ func (m *flowMetrics) observe(flow, outcome string, d time.Duration) {
 
 func (m *flowMetrics) dedupe(flow, result string) {
 	m.dedupes.WithLabelValues(flow, result).Inc()
+}
+
+func (m *flowMetrics) verify(flow, result string) {
+	m.verifies.WithLabelValues(flow, result).Inc()
 }
 
 func (m *flowMetrics) observeLegacy(flow string, status int, err error, d time.Duration) {
