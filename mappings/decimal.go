@@ -641,6 +641,15 @@ func (d Decimal) Div(o Decimal) (Decimal, error) {
 	return makeDecimal(q, s).trimZeros(minScale), nil
 }
 
+// Canonical writes d without trailing fractional zeros ("45.00" -> "45"),
+// so that equal amounts compare equal as text (fingerprints, keys).
+func (d Decimal) Canonical() string {
+	if d.scale < 0 {
+		return d.String()
+	}
+	return d.trimZeros(0).String()
+}
+
 // trimZeros removes trailing fractional zeros down to scale minScale.
 func (d Decimal) trimZeros(minScale int32) Decimal {
 	if d.IsZero() {

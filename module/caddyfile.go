@@ -61,6 +61,25 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		retention          <duration>
 //		idempotency_header <name>|off
 //		on_store_error     reject|allow
+//
+//		# qm_callback: call, success, lookup and the settings above, and
+//		on_failed    <method> <path> { … }
+//		on_cancelled <method> <path> { … }
+//		requery off
+//
+//		# qm_redirect
+//		redirect <value>
+//
+//		# qm_create_bill
+//		bill {
+//			amount             <value>
+//			merchant_reference <value>
+//			callback_url       <value>
+//			redirect_url       <value>
+//		}
+//		reply {
+//			<name> <value>
+//		}
 //	}
 //
 // A value in backticks (or a heredoc) is an expr-lang expression; a bare or
@@ -117,6 +136,72 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.Call = c
+		case "on_failed", "on_cancelled":
+			if err := once(sub); err != nil {
+				return err
+			}
+			c, _, err := parseCall(d, chk, false)
+			if err != nil {
+				return err
+			}
+			if sub == "on_failed" {
+				h.OnFailed = c
+			} else {
+				h.OnCancelled = c
+			}
+		case "requery":
+			if err := once(sub); err != nil {
+				return err
+			}
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			if v != "off" {
+				return d.Errf("requery takes only off (it is on by default), not %q", v)
+			}
+			h.SkipRequery = true
+		case "redirect":
+			if err := once(sub); err != nil {
+				return err
+			}
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			if err := chk.request(d, v, mappings.KindString); err != nil {
+				return err
+			}
+			h.Redirect = v
+		case "bill":
+			if err := once(sub); err != nil {
+				return err
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Bill = map[string]string{}
+			for n := d.Nesting(); d.NextBlock(n); {
+				name := d.Val()
+				kind, ok := billFields[name]
+				if !ok {
+					return d.Errf("bill: unknown field %q (want amount, merchant_reference, callback_url, redirect_url)", name)
+				}
+				if _, dup := h.Bill[name]; dup {
+					return d.Errf("bill %s already specified", name)
+				}
+				if !d.NextArg() {
+					return d.ArgErr()
+				}
+				src := exprOrLiteral(d)
+				if d.NextArg() {
+					return d.ArgErr()
+				}
+				if err := chk.request(d, src, kind); err != nil {
+					return err
+				}
+				h.Bill[name] = src
+			}
 		case "lookup":
 			if err := once(sub); err != nil {
 				return err
@@ -171,7 +256,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			for n := d.Nesting(); d.NextBlock(n); {
 				name := d.Val()
 				mk, ok := proxyFields[name]
-				if !ok {
+				if !ok && h.Flow == "bill24_proxy" {
 					return d.Errf("reply: unknown field %q (want one of %s)", name, strings.Join(ProxyReplyFields(), ", "))
 				}
 				if _, dup := h.Reply[name]; dup {
@@ -184,7 +269,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				if d.NextArg() {
 					return d.ArgErr()
 				}
-				kind, _, _ := mk(&bill24.ProxyData{})
+				kind := mappings.KindAny
+				if ok {
+					kind, _, _ = mk(&bill24.ProxyData{})
+				}
 				if err := chk.response(d, src, kind); err != nil {
 					return err
 				}
@@ -255,14 +343,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("unrecognized subdirective '%s'", sub)
 		}
 	}
-	if h.Call == nil {
+	if h.Call == nil && slices.Contains(f.subdirectives(), "call") {
 		return d.Err("a call <method> <path> block is required")
 	}
 	return nil
 }
 
 // commonSubdirectives are accepted by every flow.
-var commonSubdirectives = map[string]bool{"max_body": true, "call": true}
+var commonSubdirectives = map[string]bool{"max_body": true}
 
 // known are all handler subdirectives; a flow accepts the common ones and
 // those its subdirectives method lists.
@@ -270,6 +358,7 @@ var known = map[string]bool{
 	"max_body": true, "call": true, "when": true, "message": true, "reply": true,
 	"success": true, "lookup": true, "on_duplicate": true, "duplicate_wait": true,
 	"lease": true, "retention": true, "idempotency_header": true, "on_store_error": true,
+	"on_failed": true, "on_cancelled": true, "requery": true, "redirect": true, "bill": true,
 }
 
 // parseCall parses `call|lookup <method> <path> { … }`. With lookup set,

@@ -306,9 +306,9 @@ func TestUnmarshalHandlerErrors(t *testing.T) {
 		line  int
 	}{
 		// The flow.
-		{"missing flow", "billbridge", "a flow is required (one of bill24_proxy, bill24_webhook)", 1},
+		{"missing flow", "billbridge", "a flow is required (one of bill24_proxy, bill24_webhook, qm_callback, qm_create_bill, qm_redirect)", 1},
 		{"missing flow before block", "billbridge {\n\tcall GET /x\n}", "a flow is required", 1},
-		{"unknown flow", "billbridge bill24_refund {\n\tcall GET /x\n}", `unknown flow "bill24_refund" (want one of bill24_proxy, bill24_webhook)`, 1},
+		{"unknown flow", "billbridge bill24_refund {\n\tcall GET /x\n}", `unknown flow "bill24_refund" (want one of bill24_proxy, bill24_webhook, qm_callback, qm_create_bill, qm_redirect)`, 1},
 		{"extra flow args", "billbridge bill24_proxy extra {\n\tcall GET /x\n}", "wrong argument count", 1},
 
 		// Subdirectives.

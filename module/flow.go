@@ -35,8 +35,10 @@ type flow interface {
 	verify(h *Handler, r *http.Request, ev event) (event, *result)
 	// settle turns the legacy call's outcome into the gateway's answer.
 	settle(h *Handler, ev event, c callOutcome) result
-	// envelope writes an error message in the gateway's format.
+	// envelope writes an error message in the gateway's format, of
+	// contentType.
 	envelope(status int, msg string) []byte
+	contentType() string
 	// duplicate is the answer to a finished event under on_duplicate error.
 	duplicate() []byte
 }
@@ -45,6 +47,9 @@ type flow interface {
 var flows = map[string]flow{
 	"bill24_proxy":   bill24Proxy{},
 	"bill24_webhook": bill24Webhook{},
+	"qm_callback":    qmCallback{},
+	"qm_redirect":    qmRedirect{},
+	"qm_create_bill": qmCreateBill{},
 }
 
 func flowNames() string {
@@ -63,7 +68,9 @@ type event struct {
 	respond     func(mappings.Response) any // the answer environment for a legacy answer
 	id          string                      // store key for flows that move money; "" otherwise
 	fingerprint string
-	logID       string // what the log shows of it
+	logID       string        // what the log shows of it
+	call        *compiledCall // the legacy call to make, if not the flow's call
+	noCall      bool          // nothing to send to the legacy API: settle at once
 }
 
 // callOutcome is what a legacy call produced.
@@ -71,12 +78,19 @@ type callOutcome struct {
 	answer *legacyAnswer
 	res    mappings.Response // answer decoded for mappings
 	err    error             // a mapping error or a *callError
-	known  bool              // the lookup call found the payment already there
+	known  bool              // the legacy system has it (lookup), or has nothing to be told
 }
 
 // callLegacy builds the flow's call from its mappings and sends it.
 func (h *Handler) callLegacy(r *http.Request, ev event, idempotent bool) callOutcome {
-	return h.runCall(r.Context(), h.compiled.call, ev, idempotent)
+	if ev.noCall {
+		return callOutcome{known: true}
+	}
+	cc := h.compiled.call
+	if ev.call != nil {
+		cc = ev.call
+	}
+	return h.runCall(r.Context(), cc, ev, idempotent)
 }
 
 func (h *Handler) runCall(ctx context.Context, cc *compiledCall, ev event, idempotent bool) callOutcome {

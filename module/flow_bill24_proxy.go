@@ -86,7 +86,7 @@ func ProxyReplyFields() []string {
 
 func (bill24Proxy) envs() (req, res any) { return proxyReqEnv{}, proxyResEnv{} }
 
-func (bill24Proxy) subdirectives() []string { return []string{"when", "message", "reply"} }
+func (bill24Proxy) subdirectives() []string { return []string{"call", "when", "message", "reply"} }
 
 func (bill24Proxy) provision(h *Handler) error {
 	if err := needBill24(h); err != nil {
@@ -275,6 +275,8 @@ func chooseOutcome(rules []compiledRule, env any) (bill24.Outcome, error) {
 	}
 	return "", nil
 }
+
+func (bill24Proxy) contentType() string { return jsonType }
 
 func (bill24Proxy) envelope(status int, msg string) []byte {
 	b, _ := bill24.Marshal(bill24.ProxyReply{Code: bill24.Code(status), Message: msg})

@@ -30,7 +30,9 @@ func (bill24Webhook) envs() (req, res any) { return webhookReqEnv{}, webhookResE
 // paymentSubdirectives are those of every money-moving flow.
 var paymentSubdirectives = []string{"success", "lookup", "on_duplicate", "duplicate_wait", "lease", "retention", "idempotency_header", "on_store_error"}
 
-func (bill24Webhook) subdirectives() []string { return paymentSubdirectives }
+func (bill24Webhook) subdirectives() []string {
+	return append([]string{"call"}, paymentSubdirectives...)
+}
 
 func (bill24Webhook) provision(h *Handler) error {
 	if err := needBill24(h); err != nil {
@@ -179,6 +181,8 @@ func settlePayment(h *Handler, ev event, c callOutcome, ack []byte) result {
 	}
 	return result{status: http.StatusOK, body: ack, outcome: "posted", legacy: c.res.Status, done: true}
 }
+
+func (bill24Webhook) contentType() string { return jsonType }
 
 func (bill24Webhook) envelope(status int, msg string) []byte {
 	b, _ := bill24.Marshal(bill24.WebhookAck{Status: "Error", Message: msg})

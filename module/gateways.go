@@ -42,9 +42,13 @@ type QM struct {
 	// QM (QM allows 10 per IP). Default: 8.
 	Rate float64 `json:"rate,omitempty"`
 
-	client  *qm.Client
-	poolKey string
+	client      *qm.Client
+	secretValue string
+	poolKey     string
 }
+
+// secret returns the resolved signing secret.
+func (q *QM) secret() string { return q.secretValue }
 
 // gatewayClients shares gateway API clients across config reloads, so a
 // cached Bill24 bearer token and QM's rate limiter survive them.
@@ -109,6 +113,7 @@ func (q *QM) provision() error {
 		return err
 	}
 	q.client = p.(pooled).v.(*qm.Client)
+	q.secretValue = cfg.Secret
 	return nil
 }
 

@@ -28,7 +28,8 @@ func init() {
 // in the gateway's exact format. Every flow runs the same pipeline; a flow
 // only supplies its decoder, its envelopes and how it judges the answer.
 type Handler struct {
-	// Flow is one of bill24_proxy, bill24_webhook.
+	// Flow is one of bill24_proxy, bill24_webhook, qm_callback,
+	// qm_redirect, qm_create_bill.
 	Flow string `json:"flow"`
 
 	// MaxBody bounds the gateway's request body, in bytes. Default: 64 KiB.
@@ -52,6 +53,26 @@ type Handler struct {
 	// code asked for, -1 (no limit) for min_amount and max_amount, 0 for
 	// due_amount and balance, "" for texts and dates.
 	Reply map[string]string `json:"reply,omitempty"`
+
+	// OnFailed and OnCancelled are the legacy calls for a QM bill that
+	// ended Failed or Cancelled; without one, such a bill is acknowledged
+	// and nothing is sent.
+	OnFailed    *Call `json:"on_failed,omitempty"`
+	OnCancelled *Call `json:"on_cancelled,omitempty"`
+
+	// SkipRequery trusts QM callbacks as sent, without asking QM's Requery
+	// API. Never do this in production: anyone who can reach the route
+	// could mark a bill paid. It is logged as a warning at start.
+	SkipRequery bool `json:"skip_requery,omitempty"`
+
+	// Redirect builds the legacy page a qm_redirect sends the customer to,
+	// from the verified bill: a path on this site or an http(s) URL.
+	Redirect string `json:"redirect,omitempty"`
+
+	// Bill maps a legacy request to QM's create request in
+	// qm_create_bill: amount (required), merchant_reference, callback_url
+	// and redirect_url (default: this host's /qm/callback and /qm/return).
+	Bill map[string]string `json:"bill,omitempty"`
 
 	// Success decides whether the legacy system took a payment. It may also
 	// recognise "already have it" answers. Default: `res.status >= 200 && res.status < 300`.
@@ -102,13 +123,17 @@ type Handler struct {
 
 // compiled holds a handler's mappings, ready to run.
 type compiled struct {
-	call     *compiledCall
-	lookup   *compiledCall
-	found    *mappings.Program
-	success  *mappings.Program
-	rules    []compiledRule
-	reply    []replyField
-	messages map[bill24.Outcome]bill24.Message
+	call        *compiledCall
+	lookup      *compiledCall
+	found       *mappings.Program
+	success     *mappings.Program
+	rules       []compiledRule
+	onFailed    *compiledCall
+	onCancelled *compiledCall
+	redirect    *mappings.Program
+	bill        map[string]*mappings.Program
+	reply       []replyField
+	messages    map[bill24.Outcome]bill24.Message
 }
 
 // Rule is one `when <expr> <outcome>` line.
@@ -123,6 +148,9 @@ type Lookup struct {
 	Call
 	Found string `json:"found"`
 }
+
+// jsonType is the content type of JSON answers.
+const jsonType = "application/json; charset=utf-8"
 
 const (
 	defaultMaxBody       = 64 << 10
@@ -247,13 +275,14 @@ func (h *Handler) serve(r *http.Request) result {
 
 // fail builds an error answer in the flow's envelope.
 func (h *Handler) fail(status int, outcome, msg string, err error) result {
-	return result{status: status, body: h.flow.envelope(status, msg), outcome: outcome, err: err}
+	return result{status: status, body: h.flow.envelope(status, msg), outcome: outcome, err: err,
+		header: http.Header{"Content-Type": {h.flow.contentType()}}}
 }
 
 // retryable builds a 503 that tells the gateway to come back.
 func (h *Handler) retryable(outcome, msg string, err error) result {
 	res := h.fail(http.StatusServiceUnavailable, outcome, msg, err)
-	res.header = http.Header{"Retry-After": {"5"}}
+	res.header.Set("Retry-After", "5")
 	return res
 }
 
@@ -267,7 +296,7 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, res result) {
 	}
 	ct := res.header.Get("Content-Type")
 	if ct == "" {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Content-Type", jsonType)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(res.status)

@@ -114,7 +114,7 @@ func (h *Handler) claim(ctx context.Context, ev event, owner string) (store.Clai
 // attempt posts a claimed event, asking the lookup call first when an
 // earlier attempt may already have reached the legacy system.
 func (h *Handler) attempt(r *http.Request, ev event, ambiguous bool) result {
-	if ambiguous {
+	if ambiguous && !ev.noCall {
 		if h.compiled.lookup == nil {
 			h.logger.Warn("an earlier attempt may have reached the legacy system and no lookup is configured; posting again with the same idempotency key",
 				zap.String("event_id", ev.logID))

@@ -193,7 +193,7 @@ func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 func (w Webhook) Fingerprint() string {
 	h := sha256.New()
 	for _, s := range []string{
-		w.ID, canonical(w.Amount), w.Currency, w.BankRef, w.IdentityCode,
+		w.ID, w.Amount.Canonical(), w.Currency, w.BankRef, w.IdentityCode,
 		w.CustomerCode, strings.ToLower(w.Status),
 	} {
 		h.Write([]byte(s))
@@ -299,15 +299,6 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// canonical writes an amount without trailing fractional zeros, so that
-// 45, 45.0 and 45.00 fingerprint alike.
-func canonical(d mappings.Decimal) string {
-	s := d.String()
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	return s
-}
 
 func hasNull(m map[string]any) bool {
 	for _, v := range m {
