@@ -22,6 +22,7 @@ type legacyStub struct {
 
 	mu       sync.Mutex
 	payments []payment
+	statuses []url.Values // POST /api/bill-status
 	lastURL  string
 
 	posts      atomic.Int64 // POST /api/payments received
@@ -54,6 +55,7 @@ func newLegacyStub(t *testing.T) *legacyStub {
 	mux.HandleFunc("GET /api/customers", s.customer)
 	mux.HandleFunc("POST /api/payments", s.pay)
 	mux.HandleFunc("GET /api/payments", s.findPayment)
+	mux.HandleFunc("POST /api/bill-status", s.billStatus)
 	s.srv = httptest.NewServer(mux)
 	t.Cleanup(s.srv.Close)
 	return s
@@ -172,4 +174,17 @@ func closedPort(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// billStatus records a bill that ended without payment (failed, cancelled).
+func (s *legacyStub) billStatus(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.statuses = append(s.statuses, r.PostForm)
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"result":"OK"}`)
 }
