@@ -299,7 +299,6 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-
 func hasNull(m map[string]any) bool {
 	for _, v := range m {
 		switch v := v.(type) {
