@@ -127,15 +127,8 @@ func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 			}
 		}
 	}
-	if hasNull(raw) {
-		// null means "not given": drop it, so optional amounts stay zero
-		// instead of failing to decode.
-		if body, err = json.Marshal(withoutNulls(raw)); err != nil {
-			return w, fmt.Errorf("malformed webhook: %v", err)
-		}
-	}
-	if err := json.Unmarshal(body, &w); err != nil {
-		return w, fmt.Errorf("malformed webhook: %s", jsonErrText(err))
+	if err := fill(&w, raw); err != nil {
+		return w, err
 	}
 	w.Raw = raw
 
@@ -299,42 +292,114 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func hasNull(m map[string]any) bool {
-	for _, v := range m {
-		switch v := v.(type) {
-		case nil:
-			return true
-		case []any:
-			for _, e := range v {
-				if o, ok := e.(map[string]any); ok && hasNull(o) {
-					return true
+// Where each decoded field goes. The document was decoded once, into raw;
+// the struct is filled from it by exact name, so what the checks read is
+// what mappings see.
+var (
+	webhookText = map[string]func(*Webhook) *string{
+		"tran_id": func(w *Webhook) *string { return &w.TranID }, "tnx_id": func(w *Webhook) *string { return &w.TnxID },
+		"tran_no": func(w *Webhook) *string { return &w.TranNo }, "payment_service_type": func(w *Webhook) *string { return &w.PaymentServiceType },
+		"tran_date": func(w *Webhook) *string { return &w.TranDate }, "currency": func(w *Webhook) *string { return &w.Currency },
+		"bank_code": func(w *Webhook) *string { return &w.BankCode }, "bank_name": func(w *Webhook) *string { return &w.BankName },
+		"bank_ref": func(w *Webhook) *string { return &w.BankRef }, "identity_code": func(w *Webhook) *string { return &w.IdentityCode },
+		"purpose_of_transaction": func(w *Webhook) *string { return &w.PurposeOfTransaction },
+		"device_code":            func(w *Webhook) *string { return &w.DeviceCode }, "channel_code": func(w *Webhook) *string { return &w.ChannelCode },
+		"status": func(w *Webhook) *string { return &w.Status }, "description": func(w *Webhook) *string { return &w.Description },
+		"customer_sync_code": func(w *Webhook) *string { return &w.CustomerSyncCode },
+		"customer_code":      func(w *Webhook) *string { return &w.CustomerCode }, "customer_name": func(w *Webhook) *string { return &w.CustomerName },
+		"customer_phone": func(w *Webhook) *string { return &w.CustomerPhone }, "paid_by": func(w *Webhook) *string { return &w.PaidBy },
+		"paid_date": func(w *Webhook) *string { return &w.PaidDate }, "checkout_ref": func(w *Webhook) *string { return &w.CheckoutRef },
+	}
+	webhookAmounts = map[string]func(*Webhook) *mappings.Decimal{
+		"tran_amount": func(w *Webhook) *mappings.Decimal { return &w.TranAmount }, "fee_amount": func(w *Webhook) *mappings.Decimal { return &w.FeeAmount },
+		"customer_fee": func(w *Webhook) *mappings.Decimal { return &w.CustomerFee }, "supplier_fee": func(w *Webhook) *mappings.Decimal { return &w.SupplierFee },
+		"total_amount": func(w *Webhook) *mappings.Decimal { return &w.TotalAmount },
+	}
+	customerText = map[string]func(*Customer) *string{
+		"branch_code": func(c *Customer) *string { return &c.BranchCode }, "branch_name": func(c *Customer) *string { return &c.BranchName },
+		"customer_code": func(c *Customer) *string { return &c.CustomerCode }, "customer_name": func(c *Customer) *string { return &c.CustomerName },
+		"customer_name_latin": func(c *Customer) *string { return &c.CustomerNameLatin }, "bill_no": func(c *Customer) *string { return &c.BillNo },
+	}
+)
+
+// fill sets w's fields from the checked document. null means "not given".
+func fill(w *Webhook, raw map[string]any) error {
+	for name, v := range raw {
+		if v == nil {
+			continue
+		}
+		if f, ok := webhookText[name]; ok {
+			*f(w) = v.(string) // checkType made sure
+			continue
+		}
+		if f, ok := webhookAmounts[name]; ok {
+			d, err := amountValue(v)
+			if err != nil {
+				return fmt.Errorf("%s is not a decimal number", name)
+			}
+			*f(w) = d
+			continue
+		}
+		switch name {
+		case "customers":
+			arr := v.([]any)
+			w.Customers = make([]Customer, 0, len(arr))
+			for i, e := range arr {
+				m, ok := e.(map[string]any)
+				if !ok {
+					return fmt.Errorf("malformed webhook: customers[%d] must be an object", i)
 				}
+				var c Customer
+				for k, cv := range m {
+					if cv == nil {
+						continue
+					}
+					if f, ok := customerText[k]; ok {
+						s, ok := cv.(string)
+						if !ok {
+							return fmt.Errorf("malformed webhook: customers[%d].%s must be a string", i, k)
+						}
+						*f(&c) = s
+					} else if k == "amount" {
+						d, err := amountValue(cv)
+						if err != nil {
+							return fmt.Errorf("malformed webhook: customers[%d].amount is not a decimal number", i)
+						}
+						c.Amount = d
+					}
+				}
+				w.Customers = append(w.Customers, c)
+			}
+		case "bills":
+			arr := v.([]any)
+			w.Bills = make([]Bill, 0, len(arr))
+			for i, e := range arr {
+				m, ok := e.(map[string]any)
+				if !ok {
+					return fmt.Errorf("malformed webhook: bills[%d] must be an object", i)
+				}
+				var b Bill
+				for k, dst := range map[string]*string{"id": &b.ID, "sync_code": &b.SyncCode} {
+					if bv, ok := m[k]; ok && bv != nil {
+						if *dst, ok = bv.(string); !ok {
+							return fmt.Errorf("malformed webhook: bills[%d].%s must be a string", i, k)
+						}
+					}
+				}
+				w.Bills = append(w.Bills, b)
 			}
 		}
 	}
-	return false
+	return nil
 }
 
-// withoutNulls copies a document without its null members (one level into
-// arrays of objects, which is as deep as Bill24's shapes go).
-func withoutNulls(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		switch v := v.(type) {
-		case nil:
-			continue
-		case []any:
-			arr := make([]any, len(v))
-			for i, e := range v {
-				if o, ok := e.(map[string]any); ok {
-					e = withoutNulls(o)
-				}
-				arr[i] = e
-			}
-			out[k] = arr
-		default:
-			out[k] = v
-		}
+// amountValue reads an amount given as a JSON number or a numeric string.
+func amountValue(v any) (mappings.Decimal, error) {
+	switch v := v.(type) {
+	case json.Number:
+		return mappings.ParseDecimal(string(v))
+	case string:
+		return mappings.ParseDecimal(v)
 	}
-	return out
+	return mappings.AsDecimal(v)
 }
