@@ -30,6 +30,7 @@ type legacyStub struct {
 	failNext   atomic.Int64 // answer this many posts 500, recording nothing
 	refuseNext atomic.Int64 // answer this many posts 200 {"result":"ERROR"}
 	slowNext   atomic.Int64 // record, then answer this many posts late
+	slowOKNext atomic.Int64 // answer this many posts OK, but only after slow
 	slow       time.Duration
 }
 
@@ -118,6 +119,14 @@ func (s *legacyStub) pay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.refuseNext.Store(0)
+	if s.slowOKNext.Add(-1) >= 0 {
+		select {
+		case <-time.After(s.slow):
+		case <-r.Context().Done():
+			return // the caller cut the call: nothing recorded
+		}
+	}
+	s.slowOKNext.Store(0)
 	s.mu.Lock()
 	s.payments = append(s.payments, payment{Form: r.PostForm, Header: r.Header.Clone()})
 	n := len(s.payments)

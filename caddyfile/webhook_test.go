@@ -540,3 +540,26 @@ func TestWebhookStoreErrorAllowPostsWithoutClaim(t *testing.T) {
 		t.Errorf("ledger %v: with on_store_error allow the payment goes through, keyed for the legacy API to dedupe", got)
 	}
 }
+
+func TestWebhookGatewayHangsUpPostStillRecorded(t *testing.T) {
+	env := newWebhookEnv(t, "memory", false, "")
+	env.stub.slow = 300 * time.Millisecond // slow, but within the 1s legacy timeout
+	env.stub.slowOKNext.Store(1)
+	id := uniqueID(t, "tran")
+	impatient := &http.Client{Timeout: 100 * time.Millisecond}
+	if status, _ := send(impatient, webhookA, webhookV1(id, "45")); status != 0 {
+		t.Fatalf("expected the impatient gateway to give up, got %d", status)
+	}
+	time.Sleep(600 * time.Millisecond)
+	// The post ran to its end although the gateway left: the retry is a
+	// plain replay, with no lookup (a cut call would have left it ambiguous).
+	if status, body, _ := post(t, env.tester, webhookB, "tok-webhook", webhookV1(id, "45")); status != 200 || body != ackOK {
+		t.Fatalf("retry: %d %s", status, body)
+	}
+	if n := len(env.stub.ledger(id)); n != 1 {
+		t.Errorf("ledger holds %d, want 1", n)
+	}
+	if n := env.stub.lookups.Load(); n != 0 {
+		t.Errorf("lookups = %d: the payment was left ambiguous", n)
+	}
+}

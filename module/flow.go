@@ -90,7 +90,15 @@ func (h *Handler) callLegacy(r *http.Request, ev event, idempotent bool) callOut
 	if ev.call != nil {
 		cc = ev.call
 	}
-	return h.runCall(r.Context(), cc, ev, idempotent)
+	ctx := r.Context()
+	if idempotent {
+		// A payment post runs to its end (bounded by the legacy timeout)
+		// even if the gateway hangs up: then it is recorded as done and the
+		// gateway's retry is a replay, rather than a cut call that leaves
+		// the payment ambiguous.
+		ctx = context.WithoutCancel(ctx)
+	}
+	return h.runCall(ctx, cc, ev, idempotent)
 }
 
 func (h *Handler) runCall(ctx context.Context, cc *compiledCall, ev event, idempotent bool) callOutcome {

@@ -137,7 +137,7 @@ func (h *Handler) attempt(r *http.Request, ev event, ambiguous bool) result {
 // lookup runs the lookup call. A non-nil result means it could not tell,
 // and the attempt ends there (still ambiguous).
 func (h *Handler) lookup(r *http.Request, ev event) (bool, *result) {
-	c := h.runCall(r.Context(), h.compiled.lookup, ev, true)
+	c := h.runCall(context.WithoutCancel(r.Context()), h.compiled.lookup, ev, true)
 	if c.err != nil {
 		res := h.retryable("lookup_failed", "temporarily unable to confirm an earlier attempt; retry later", c.err)
 		res.ambiguous = true
