@@ -22,6 +22,9 @@ type flow interface {
 	// subdirectives lists the handler subdirectives the flow uses beyond
 	// max_body and call; the Caddyfile parser refuses the others.
 	subdirectives() []string
+	// movesMoney reports whether the flow posts payments (and so claims
+	// events in the store and logs each one at info).
+	movesMoney() bool
 	// provision compiles the flow's mappings and checks its settings.
 	provision(h *Handler) error
 	// authenticate checks the gateway's credentials.

@@ -86,6 +86,8 @@ func ProxyReplyFields() []string {
 
 func (bill24Proxy) envs() (req, res any) { return proxyReqEnv{}, proxyResEnv{} }
 
+func (bill24Proxy) movesMoney() bool { return false }
+
 func (bill24Proxy) subdirectives() []string { return []string{"call", "when", "message", "reply"} }
 
 func (bill24Proxy) provision(h *Handler) error {

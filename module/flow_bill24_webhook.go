@@ -30,6 +30,8 @@ func (bill24Webhook) envs() (req, res any) { return webhookReqEnv{}, webhookResE
 // paymentSubdirectives are those of every money-moving flow.
 var paymentSubdirectives = []string{"success", "lookup", "on_duplicate", "duplicate_wait", "lease", "retention", "idempotency_header", "on_store_error"}
 
+func (bill24Webhook) movesMoney() bool { return true }
+
 func (bill24Webhook) subdirectives() []string {
 	return append([]string{"call"}, paymentSubdirectives...)
 }

@@ -25,6 +25,8 @@ var qmAck = []byte(`{"received":true}`)
 
 func (qmCallback) envs() (req, res any) { return qmReqEnv{}, qmResEnv{} }
 
+func (qmCallback) movesMoney() bool { return true }
+
 func (qmCallback) subdirectives() []string {
 	return append([]string{"call", "on_failed", "on_cancelled", "requery"}, paymentSubdirectives...)
 }

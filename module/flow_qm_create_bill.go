@@ -48,6 +48,8 @@ const (
 
 func (qmCreateBill) envs() (req, res any) { return createReqEnv{}, createEnv{} }
 
+func (qmCreateBill) movesMoney() bool { return true }
+
 func (qmCreateBill) subdirectives() []string { return []string{"bill", "reply"} }
 
 func (qmCreateBill) provision(h *Handler) error {

@@ -19,6 +19,8 @@ type qmRedirect struct{}
 
 func (qmRedirect) envs() (req, res any) { return qmReqEnv{}, qmResEnv{} }
 
+func (qmRedirect) movesMoney() bool { return false }
+
 func (qmRedirect) subdirectives() []string { return []string{"redirect"} }
 
 func (qmRedirect) provision(h *Handler) error {

@@ -305,7 +305,12 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, res result) {
 
 func (h *Handler) logEvent(r *http.Request, res result, d time.Duration) {
 	h.metrics.observe(h.Flow, res.outcome, d)
+	// Money-moving events are logged at info, an audit trail; lookups and
+	// redirects, which move nothing, only at debug unless they fail.
 	level := zap.InfoLevel
+	if !h.flow.movesMoney() {
+		level = zap.DebugLevel
+	}
 	switch {
 	case res.status >= 500:
 		level = zap.ErrorLevel
