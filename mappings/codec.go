@@ -42,46 +42,9 @@ func DecodeBody(contentType string, body []byte) any {
 }
 
 // DecodeJSON decodes one JSON value exactly: whole numbers that fit become
-// int, other numbers Decimal.
+// int, other numbers Decimal. It is ParseJSON.
 func DecodeJSON(body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	// dec.More is not enough: it does not see a stray '}' or ']'.
-	if len(bytes.Trim(body[dec.InputOffset():], " \t\r\n")) > 0 {
-		return nil, fmt.Errorf("data after the JSON value")
-	}
-	return exactNumbers(v)
-}
-
-func exactNumbers(v any) (any, error) {
-	switch v := v.(type) {
-	case json.Number:
-		if i, err := strconv.ParseInt(string(v), 10, 0); err == nil {
-			return int(i), nil
-		}
-		return ParseDecimal(string(v))
-	case map[string]any:
-		for k, e := range v {
-			x, err := exactNumbers(e)
-			if err != nil {
-				return nil, err
-			}
-			v[k] = x
-		}
-	case []any:
-		for i, e := range v {
-			x, err := exactNumbers(e)
-			if err != nil {
-				return nil, err
-			}
-			v[i] = x
-		}
-	}
-	return v, nil
+	return ParseJSON(body)
 }
 
 // Encodings for a legacy request body.
