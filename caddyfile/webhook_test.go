@@ -563,3 +563,39 @@ func TestWebhookGatewayHangsUpPostStillRecorded(t *testing.T) {
 		t.Errorf("lookups = %d: the payment was left ambiguous", n)
 	}
 }
+
+func TestAdminShowsEventState(t *testing.T) {
+	storeKinds(t, false, func(t *testing.T, env *webhookEnv) {
+		id := uniqueID(t, "tran")
+		if status, _, _ := post(t, env.tester, webhookA, "tok-webhook", webhookV1(id, "45")); status != 200 {
+			t.Fatal(status)
+		}
+		resp, err := http.Get("http://localhost:2999/billbridge/events/bill24/webhook/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v struct {
+			Key, State string
+			Attempts   int
+			Response   struct {
+				Status int
+				Body   json.RawMessage
+			}
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%d %v", resp.StatusCode, err)
+		}
+		if v.Key != "bill24:webhook:"+id || v.State != "done" || v.Attempts != 1 || v.Response.Status != 200 || string(v.Response.Body) != ackOK {
+			t.Errorf("admin shows %+v", v)
+		}
+		resp2, err := http.Get("http://localhost:2999/billbridge/events/bill24/webhook/never-seen")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp2.Body.Close()
+		if resp2.StatusCode != 404 {
+			t.Errorf("unknown event: %d", resp2.StatusCode)
+		}
+	})
+}

@@ -144,11 +144,18 @@ func (a *App) Cleanup() error {
 	return nil
 }
 
-// Start does nothing: handlers do the work.
-func (a *App) Start() error { return nil }
+// Start makes this config's store the one the admin API reads.
+func (a *App) Start() error {
+	activeStore.Store(&a.store)
+	return nil
+}
 
-// Stop does nothing: the store and clients are released by their modules.
-func (a *App) Stop() error { return nil }
+// Stop lets go of the admin API's store, unless a newer config (started
+// before this one stops) has already replaced it.
+func (a *App) Stop() error {
+	activeStore.CompareAndSwap(&a.store, nil)
+	return nil
+}
 
 // errNoApp is returned by handlers when a setting they need is missing.
 var errNoApp = errors.New("configure it in the billbridge global option")
