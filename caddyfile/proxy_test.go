@@ -152,7 +152,7 @@ func TestProxyBadInput(t *testing.T) {
 		{"no token", "", `{"consumer_code":"CU003035"}`, 401, `{"code":401,"message":"missing or invalid token","message_kh":"","data":null}`},
 		{"wrong token", "tok-wrong", `{"consumer_code":"CU003035"}`, 401, `{"code":401,"message":"missing or invalid token","message_kh":"","data":null}`},
 		{"token prefix", "tok-curren", `{"consumer_code":"CU003035"}`, 401, `{"code":401,"message":"missing or invalid token","message_kh":"","data":null}`},
-		{"malformed JSON", "tok-current", `{"consumer_code":`, 400, `{"code":400,"message":"malformed JSON: unexpected EOF","message_kh":"","data":null}`},
+		{"malformed JSON", "tok-current", `{"consumer_code":`, 400, `{"code":400,"message":"malformed JSON: unexpected end of JSON input","message_kh":"","data":null}`},
 		{"not an object", "tok-current", `["CU003035"]`, 400, `{"code":400,"message":"request body must be a JSON object","message_kh":"","data":null}`},
 		{"empty body", "tok-current", ``, 400, `{"code":400,"message":"request body is empty","message_kh":"","data":null}`},
 		{"missing code", "tok-current", `{"code":"CU003035"}`, 400, `{"code":400,"message":"consumer_code is required","message_kh":"","data":null}`},
@@ -160,7 +160,7 @@ func TestProxyBadInput(t *testing.T) {
 		{"number code", "tok-current", `{"consumer_code":3035}`, 400, `{"code":400,"message":"consumer_code must be a string","message_kh":"","data":null}`},
 		{"null code", "tok-current", `{"consumer_code":null}`, 400, `{"code":400,"message":"consumer_code is required","message_kh":"","data":null}`},
 		{"absurdly long code", "tok-current", `{"consumer_code":"` + long + `"}`, 400, `{"code":400,"message":"consumer_code is longer than 128 characters","message_kh":"","data":null}`},
-		{"trailing data", "tok-current", `{"consumer_code":"CU003035"} {}`, 400, `{"code":400,"message":"malformed JSON: data after the top-level object","message_kh":"","data":null}`},
+		{"trailing data", "tok-current", `{"consumer_code":"CU003035"} {}`, 400, `{"code":400,"message":"malformed JSON: data after the JSON value: '{' at byte 29","message_kh":"","data":null}`},
 		{"over max_body", "tok-current", `{"consumer_code":"CU003035","pad":"` + strings.Repeat("x", 1100) + `"}`, 413, `{"code":413,"message":"request body is larger than 1024 bytes","message_kh":"","data":null}`},
 	}
 	for _, tc := range tests {

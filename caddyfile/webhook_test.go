@@ -275,7 +275,7 @@ func TestWebhookBadInputPostsNothing(t *testing.T) {
 	}{
 		{"no token", "", webhookV1(id, "45"), 401, "missing or invalid token"},
 		{"wrong token", "tok-webhooK", webhookV1(id, "45"), 401, "missing or invalid token"},
-		{"malformed", "tok-webhook", `{"tran_id":`, 400, "malformed JSON: unexpected EOF"},
+		{"malformed", "tok-webhook", `{"tran_id":`, 400, "malformed JSON: unexpected end of JSON input"},
 		{"no id", "tok-webhook", `{"tran_amount":45,"currency":"USD","status":"success"}`, 400, "tran_id (or tnx_id) is required"},
 		{"no amount", "tok-webhook", `{"tran_id":"` + id + `","currency":"USD","status":"success"}`, 400, "tran_amount (or total_amount) is required"},
 		{"negative", "tok-webhook", webhookV1(id, "-45"), 400, "tran_amount must be positive, got -45"},

@@ -5,11 +5,12 @@ package bill24
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/billbridge/caddy-billbridge/mappings"
 )
 
 // MaxConsumerCodeLen bounds consumer_code. Bill24's examples are 8–15
@@ -57,9 +58,9 @@ func DecodeProxyRequest(body []byte) (ProxyRequest, error) {
 	return p, nil
 }
 
-// decodeObject decodes a JSON object exactly: numbers stay json.Number (never
-// float64), trailing data is an error, and invalid UTF-8 is refused rather
-// than silently replaced.
+// decodeObject decodes a JSON object exactly: whole numbers become int and
+// others mappings.Decimal (never float64), trailing data is an error, and
+// invalid UTF-8 is refused rather than silently replaced.
 func decodeObject(body []byte) (map[string]any, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -71,27 +72,11 @@ func decodeObject(body []byte) (map[string]any, error) {
 	if body[0] != '{' {
 		return nil, errors.New("request body must be a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("malformed JSON: %s", jsonErrText(err))
+	v, err := mappings.ParseJSON(body)
+	if err != nil {
+		return nil, fmt.Errorf("malformed JSON: %v", err)
 	}
-	// dec.More is not enough: it does not see a stray '}' or ']'. body is
-	// trimmed, so anything after the object is data.
-	if dec.InputOffset() != int64(len(body)) {
-		return nil, errors.New("malformed JSON: data after the top-level object")
-	}
-	return m, nil
-}
-
-// jsonErrText strips the package prefix from encoding/json errors.
-func jsonErrText(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
-	}
-	return err.Error()
+	return v.(map[string]any), nil
 }
 
 func printable(s string) bool {

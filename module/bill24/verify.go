@@ -896,3 +896,12 @@ func decodeTransaction(data map[string]any) (Transaction, error) {
 	}
 	return tx, nil
 }
+
+// jsonErrText strips the package prefix from encoding/json errors.
+func jsonErrText(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
+	}
+	return err.Error()
+}

@@ -234,7 +234,7 @@ func checkType(name string, v any) error {
 	switch name {
 	case "tran_amount", "fee_amount", "customer_fee", "supplier_fee", "total_amount":
 		switch v.(type) {
-		case json.Number, string:
+		case int, mappings.Decimal, json.Number, string:
 			return nil
 		}
 		return fmt.Errorf("%s must be a number", name)
@@ -258,15 +258,9 @@ func checkType(name string, v any) error {
 // checkAmount checks that an amount field is an exact decimal with no more
 // places than its currency has, and positive where it is the payment itself.
 func checkAmount(name string, v any, exp int32, currency string, positive bool) error {
-	var s string
-	switch v := v.(type) {
-	case json.Number:
-		s = string(v)
-	case string:
-		s = v
-	}
-	d, err := mappings.ParseDecimal(s)
+	d, err := amountValue(v)
 	if err != nil {
+		s, _ := v.(string)
 		return fmt.Errorf("%s is not a decimal number: %q", name, truncate(s, 32))
 	}
 	if positive && d.Sign() <= 0 {
