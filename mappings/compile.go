@@ -202,3 +202,50 @@ func (p *Program) Bill24Date(env any) (string, error) {
 	}
 	return s, nil
 }
+
+// Batch runs several mappings of one environment in a single pass of the
+// VM: one array expression instead of one program each. When the combined
+// expression cannot be compiled (a let in a field, say), it runs them one
+// by one; either way each keeps its own compile-time checks and its own
+// error.
+type Batch struct {
+	all  *Program
+	each []*Program
+}
+
+// NewBatch combines progs, all compiled against env.
+func (c *Compiler) NewBatch(progs []*Program, env any) *Batch {
+	b := &Batch{each: progs}
+	if len(progs) < 2 {
+		return b
+	}
+	parts := make([]string, len(progs))
+	for i, p := range progs {
+		parts[i] = "(" + p.src + ")"
+	}
+	if all, err := c.Compile("["+strings.Join(parts, ",\n")+"]", env, KindAny); err == nil {
+		b.all = all
+	}
+	return b
+}
+
+// Run evaluates every mapping. On an error it reports the index of the
+// mapping that failed.
+func (b *Batch) Run(env any) ([]any, int, error) {
+	if b.all != nil {
+		if v, err := b.all.Run(env); err == nil {
+			if out, ok := v.([]any); ok && len(out) == len(b.each) {
+				return out, -1, nil
+			}
+		}
+	}
+	out := make([]any, len(b.each))
+	for i, p := range b.each {
+		v, err := p.Run(env)
+		if err != nil {
+			return nil, i, err
+		}
+		out[i] = v
+	}
+	return out, -1, nil
+}

@@ -16,8 +16,8 @@ const Bill24DateLayout = "2006-01-02 15:04:05"
 
 // dateLayouts are the forms ParseDate reads, zoneless ones in loc.
 var dateLayouts = []string{
+	"2006-01-02 15:04:05", // Bill24's own, and the commonest in legacy systems: first
 	time.RFC3339Nano,
-	"2006-01-02 15:04:05",
 	"2006-1-2 15:4:5",
 	"2006-01-02T15:04:05.999999999",
 	"2006-01-02 15:04:05.999999999",

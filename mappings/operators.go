@@ -45,6 +45,13 @@ func (p decimalPatcher) Visit(node *ast.Node) {
 		c := &ast.ConstantNode{Value: d}
 		c.SetType(decimalType)
 		ast.Patch(node, c)
+	case *ast.MemberNode:
+		// A field of a decoded body (map[string]any) is read directly;
+		// expr's generic fetch goes through reflection. Optional chains
+		// (?.) and method calls keep expr's own handling.
+		if isUntyped(n.Node.Type()) && !n.Optional && !n.Method {
+			call(node, "_get", anyType, n.Node, n.Property)
+		}
 	case *ast.UnaryNode:
 		if n.Operator == "-" && isDecimal(n.Node.Type()) {
 			call(node, "_op_neg", decimalType, n.Node)
@@ -156,6 +163,14 @@ func operatorOptions() []expr.Option {
 		cmp("_op_gt", func(c int) bool { return c > 0 }, runtime.More),
 		cmp("_op_le", func(c int) bool { return c <= 0 }, runtime.LessOrEqual),
 		cmp("_op_ge", func(c int) bool { return c >= 0 }, runtime.MoreOrEqual),
+		expr.Function("_get", func(p ...any) (any, error) {
+			if m, ok := p[0].(map[string]any); ok {
+				if k, ok := p[1].(string); ok {
+					return m[k], nil
+				}
+			}
+			return runtime.Fetch(p[0], p[1]), nil
+		}, new(func(any, any) any)),
 		expr.Function("_op_neg", func(p ...any) (any, error) {
 			d, ok := p[0].(Decimal)
 			if !ok {

@@ -44,6 +44,7 @@ type compiledCall struct {
 	encode  string
 	fields  []namedProgram
 	body    *mappings.Program
+	batch   *mappings.Batch // all of the above, in one pass: path, query, headers, fields, body
 }
 
 type namedProgram struct {
@@ -118,6 +119,16 @@ func compileCall(c *Call, comp *mappings.Compiler, env any, where string) (*comp
 			return nil, fmt.Errorf("%s body: %v", where, err)
 		}
 	}
+	progs := []*mappings.Program{cc.path}
+	for _, list := range [][]namedProgram{cc.query, cc.headers, cc.fields} {
+		for _, np := range list {
+			progs = append(progs, np.prog)
+		}
+	}
+	if cc.body != nil {
+		progs = append(progs, cc.body)
+	}
+	cc.batch = comp.NewBatch(progs, env)
 	return cc, nil
 }
 
@@ -132,47 +143,48 @@ func validMethod(m string) bool {
 // build runs the call's mappings against env.
 func (cc *compiledCall) build(env any) (legacyRequest, error) {
 	lr := legacyRequest{method: cc.method}
-	var err error
-	if lr.pathQuery, err = cc.path.String(env); err != nil {
+	vals, bad, err := cc.batch.Run(env)
+	if err != nil {
+		return lr, fmt.Errorf("%s: %w", cc.describe(bad), err)
+	}
+	if lr.pathQuery, err = mappings.Text(vals[0]); err != nil {
 		return lr, fmt.Errorf("path: %w", err)
 	}
-	if len(cc.query) > 0 {
-		fields, err := runFields(cc.query, env)
-		if err != nil {
-			return lr, fmt.Errorf("query %w", err)
+	vals = vals[1:]
+	take := func(list []namedProgram) []mappings.Field {
+		out := make([]mappings.Field, len(list))
+		for i, np := range list {
+			out[i] = mappings.Field{Name: np.name, Value: vals[i]}
 		}
-		if lr.query, err = mappings.EncodeValues(fields); err != nil {
+		vals = vals[len(list):]
+		return out
+	}
+	query, headers, fields := take(cc.query), take(cc.headers), take(cc.fields)
+	if len(query) > 0 {
+		if lr.query, err = mappings.EncodeValues(query); err != nil {
 			return lr, fmt.Errorf("query %w", err)
 		}
 	}
-	if len(cc.headers) > 0 {
-		lr.header = make(http.Header, len(cc.headers))
-		for _, h := range cc.headers {
-			v, err := h.prog.String(env)
+	if len(headers) > 0 {
+		lr.header = make(http.Header, len(headers))
+		for _, h := range headers {
+			v, err := mappings.Text(h.Value)
 			if err != nil {
-				return lr, fmt.Errorf("header %s: %w", h.name, err)
+				return lr, fmt.Errorf("header %s: %w", h.Name, err)
 			}
 			if strings.ContainsAny(v, "\r\n") {
-				return lr, fmt.Errorf("header %s: value contains a line break", h.name)
+				return lr, fmt.Errorf("header %s: value contains a line break", h.Name)
 			}
-			lr.header.Set(h.name, v)
+			lr.header.Set(h.Name, v)
 		}
 	}
 	switch {
 	case cc.body != nil:
-		v, err := cc.body.Run(env)
-		if err != nil {
-			return lr, fmt.Errorf("body: %w", err)
-		}
-		if lr.body, err = mappings.EncodeJSONValue(v); err != nil {
+		if lr.body, err = mappings.EncodeJSONValue(vals[0]); err != nil {
 			return lr, fmt.Errorf("body: %w", err)
 		}
 		lr.contentType = "application/json; charset=utf-8"
-	case len(cc.fields) > 0:
-		fields, err := runFields(cc.fields, env)
-		if err != nil {
-			return lr, fmt.Errorf("field %w", err)
-		}
+	case len(fields) > 0:
 		switch cc.encode {
 		case mappings.EncodeJSON:
 			if lr.body, err = mappings.EncodeJSONFields(fields); err != nil {
@@ -200,14 +212,20 @@ func (cc *compiledCall) build(env any) (legacyRequest, error) {
 	return lr, nil
 }
 
-func runFields(list []namedProgram, env any) ([]mappings.Field, error) {
-	out := make([]mappings.Field, len(list))
-	for i, f := range list {
-		v, err := f.prog.Run(env)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.name, err)
-		}
-		out[i] = mappings.Field{Name: f.name, Value: v}
+// describe names the mapping at index i of the batch, for errors.
+func (cc *compiledCall) describe(i int) string {
+	if i == 0 {
+		return "path"
 	}
-	return out, nil
+	i--
+	for _, l := range []struct {
+		what string
+		list []namedProgram
+	}{{"query", cc.query}, {"header", cc.headers}, {"field", cc.fields}} {
+		if i < len(l.list) {
+			return l.what + " " + l.list[i].name
+		}
+		i -= len(l.list)
+	}
+	return "body"
 }

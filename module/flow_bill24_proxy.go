@@ -28,7 +28,7 @@ type compiledRule struct {
 type replyField struct {
 	name string
 	prog *mappings.Program
-	set  func(d *bill24.ProxyData, p *mappings.Program, env any) error
+	set  func(d *bill24.ProxyData, v any) error
 }
 
 // proxyFields are the proxy answer's data fields and how each is typed.
@@ -146,18 +146,19 @@ func (bill24Proxy) provision(h *Handler) error {
 		}
 		h.compiled.reply = append(h.compiled.reply, replyField{name: name, prog: p, set: setter(field)})
 	}
+	h.compiled.replyBatch = replyBatch(comp, h.compiled.reply, proxyResEnv{})
 	return nil
 }
 
-// setter runs a reply mapping and stores the result in its typed field.
-func setter(field func(d *bill24.ProxyData) (mappings.Kind, *string, *mappings.Decimal)) func(*bill24.ProxyData, *mappings.Program, any) error {
-	return func(d *bill24.ProxyData, p *mappings.Program, env any) error {
-		kind, str, dec := field(d)
-		v, err := p.Run(env)
-		if err != nil || v == nil {
-			// nil: the legacy answer does not have it; the default stays.
-			return err
+// setter stores a reply mapping's value in its typed field. nil means the
+// legacy answer does not have it: the default stays.
+func setter(field func(d *bill24.ProxyData) (mappings.Kind, *string, *mappings.Decimal)) func(*bill24.ProxyData, any) error {
+	return func(d *bill24.ProxyData, v any) error {
+		if v == nil {
+			return nil
 		}
+		kind, str, dec := field(d)
+		var err error
 		switch kind {
 		case mappings.KindDecimal:
 			*dec, err = mappings.AsDecimal(v)
@@ -222,8 +223,13 @@ func (bill24Proxy) settle(h *Handler, ev event, c callOutcome) result {
 	reply := bill24.ProxyReply{Code: outcome.Code(), Message: msg.EN, MessageKH: msg.KH}
 	if outcome == bill24.OutcomeSuccess {
 		data := bill24.NewProxyData(ev.payload.(bill24.ProxyRequest).ConsumerCode)
-		for _, f := range h.compiled.reply {
-			if err := f.set(&data, f.prog, env); err != nil {
+		vals, bad, err := h.compiled.replyBatch.Run(env)
+		if err != nil {
+			return withLegacy(h.fail(http.StatusBadGateway, "mapping_failed",
+				"cannot map the legacy answer", fmt.Errorf("reply %s: %w", h.compiled.reply[bad].name, err)), c.res.Status)
+		}
+		for i, f := range h.compiled.reply {
+			if err := f.set(&data, vals[i]); err != nil {
 				return withLegacy(h.fail(http.StatusBadGateway, "mapping_failed",
 					"cannot map the legacy answer", fmt.Errorf("reply %s: %w", f.name, err)), c.res.Status)
 			}
@@ -335,4 +341,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// replyBatch runs a flow's reply mappings in one pass.
+func replyBatch(comp *mappings.Compiler, fields []replyField, env any) *mappings.Batch {
+	progs := make([]*mappings.Program, len(fields))
+	for i, f := range fields {
+		progs[i] = f.prog
+	}
+	return comp.NewBatch(progs, env)
 }

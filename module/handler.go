@@ -133,6 +133,7 @@ type compiled struct {
 	redirect    *mappings.Program
 	bill        map[string]*mappings.Program
 	reply       []replyField
+	replyBatch  *mappings.Batch
 	messages    map[bill24.Outcome]bill24.Message
 }
 

@@ -218,6 +218,9 @@ var webhookFields = func() []string {
 // "TRAN_AMOUNT" after "tran_amount" would replace, in the struct, the
 // amount the checks here read from the raw document.
 func checkName(name string) error {
+	if plainName(name) {
+		return nil // lower-case ASCII: exactly a known field or not one at all
+	}
 	for _, f := range webhookFields {
 		if name != f && strings.EqualFold(name, f) {
 			return fmt.Errorf("unknown field %q: did you mean %q? (names are case-sensitive)", truncate(name, 32), f)
@@ -396,4 +399,16 @@ func amountValue(v any) (mappings.Decimal, error) {
 		return mappings.ParseDecimal(v)
 	}
 	return mappings.AsDecimal(v)
+}
+
+// plainName reports whether name is only a–z, 0–9 and _, as every field
+// name is; only other names can be case variants of one.
+func plainName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
