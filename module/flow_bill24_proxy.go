@@ -239,10 +239,7 @@ func (bill24Proxy) settle(h *Handler, ev event, c callOutcome) result {
 		}
 		reply.Data = &data
 	}
-	body, err := bill24.Marshal(reply)
-	if err != nil {
-		return h.fail(http.StatusInternalServerError, "internal", "cannot encode the answer", err)
-	}
+	body := reply.AppendJSON(make([]byte, 0, 512))
 	return result{status: http.StatusOK, body: body, outcome: string(outcome), legacy: c.res.Status}
 }
 
@@ -287,8 +284,7 @@ func chooseOutcome(rules []compiledRule, env any) (bill24.Outcome, error) {
 func (bill24Proxy) contentType() string { return jsonType }
 
 func (bill24Proxy) envelope(status int, msg string) []byte {
-	b, _ := bill24.Marshal(bill24.ProxyReply{Code: bill24.Code(status), Message: msg})
-	return b
+	return bill24.ProxyReply{Code: bill24.Code(status), Message: msg}.AppendJSON(nil)
 }
 
 func (bill24Proxy) duplicate() []byte { return nil }

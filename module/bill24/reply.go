@@ -3,6 +3,8 @@ package bill24
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/billbridge/caddy-billbridge/mappings"
 )
@@ -66,4 +68,101 @@ func Marshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// AppendJSON appends r as JSON, byte for byte what Marshal(r) writes, without
+// reflection: this is the answer to every proxy lookup.
+func (r ProxyReply) AppendJSON(b []byte) []byte {
+	b = append(b, `{"code":`...)
+	b = strconv.AppendInt(b, int64(r.Code), 10)
+	b = append(b, `,"message":`...)
+	b = appendString(b, r.Message)
+	b = append(b, `,"message_kh":`...)
+	b = appendString(b, r.MessageKH)
+	b = append(b, `,"data":`...)
+	if r.Data == nil {
+		return append(b, "null}"...)
+	}
+	d := r.Data
+	for i, f := range [...]struct {
+		name string
+		s    *string
+		n    *mappings.Decimal
+	}{
+		{"consumer_code", &d.ConsumerCode, nil}, {"consumer_name", &d.ConsumerName, nil},
+		{"consumer_name_latin", &d.ConsumerNameLatin, nil}, {"phone", &d.Phone, nil},
+		{"currency", &d.Currency, nil}, {"due_amount", nil, &d.DueAmount}, {"min_amount", nil, &d.MinAmount},
+		{"max_amount", nil, &d.MaxAmount}, {"balance", nil, &d.Balance}, {"description", &d.Description, nil},
+		{"last_bill_date", &d.LastBillDate, nil}, {"last_due_date", &d.LastDueDate, nil}, {"last_pay_date", &d.LastPayDate, nil},
+	} {
+		if i == 0 {
+			b = append(b, '{')
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, f.name...)
+		b = append(b, `":`...)
+		if f.s != nil {
+			b = appendString(b, *f.s)
+		} else {
+			b = f.n.AppendText(b)
+		}
+	}
+	return append(b, "}}"...)
+}
+
+// appendString writes s as a JSON string the way encoding/json does with
+// HTML escaping off: UTF-8 passes through, invalid bytes become U+FFFD.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
