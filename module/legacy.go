@@ -38,7 +38,7 @@ type Legacy struct {
 
 	base    *url.URL
 	headers http.Header
-	client  *http.Client
+	client  *http.Transport
 	poolKey string
 }
 
@@ -51,7 +51,7 @@ const (
 // config reloads, keyed by what shapes the connections.
 var legacyClients = caddy.NewUsagePool()
 
-type pooledClient struct{ *http.Client }
+type pooledClient struct{ *http.Transport }
 
 func (c pooledClient) Destruct() error {
 	c.CloseIdleConnections()
@@ -89,12 +89,12 @@ func (l *Legacy) provision() error {
 	sum := sha256.Sum256([]byte(u.Scheme + "://" + u.Host + "|" + time.Duration(l.Timeout).String()))
 	l.poolKey = hex.EncodeToString(sum[:])
 	c, _, err := legacyClients.LoadOrNew(l.poolKey, func() (caddy.Destructor, error) {
-		return pooledClient{newLegacyClient(time.Duration(l.Timeout))}, nil
+		return pooledClient{newLegacyTransport(time.Duration(l.Timeout))}, nil
 	})
 	if err != nil {
 		return err
 	}
-	l.client = c.(pooledClient).Client
+	l.client = c.(pooledClient).Transport
 	return nil
 }
 
@@ -104,8 +104,12 @@ func (l *Legacy) cleanup() {
 	}
 }
 
-func newLegacyClient(timeout time.Duration) *http.Client {
-	t := &http.Transport{
+// newLegacyTransport returns the connection pool for a legacy API. Calls
+// go straight to RoundTrip, like reverse_proxy's: no redirect is followed
+// (a legacy redirect could point anywhere; the answer is the 3xx itself),
+// and the deadline is the request context's.
+func newLegacyTransport(timeout time.Duration) *http.Transport {
+	return &http.Transport{
 		Proxy:                 nil, // the legacy API is the merchant's own; never via a proxy from the environment
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          256,
@@ -114,12 +118,6 @@ func newLegacyClient(timeout time.Duration) *http.Client {
 		TLSHandshakeTimeout:   5 * time.Second,
 		ResponseHeaderTimeout: timeout,
 		ForceAttemptHTTP2:     true,
-	}
-	return &http.Client{
-		Transport: t,
-		Timeout:   timeout,
-		// A legacy redirect could point anywhere; the answer is the 3xx itself.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
@@ -179,12 +177,12 @@ func (l *Legacy) do(ctx context.Context, lr legacyRequest) (legacyAnswer, error)
 	if req.Header.Get("Accept") == "" {
 		req.Header.Set("Accept", "application/json, */*;q=0.5")
 	}
-	resp, err := l.client.Do(req)
+	resp, err := l.client.RoundTrip(req)
 	if err != nil {
 		return legacyAnswer{}, classifyCallError(err, ctx)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, l.MaxResponseSize+1))
+	data, err := readAnswer(resp, l.MaxResponseSize)
 	if err != nil {
 		ce := classifyCallError(err, ctx)
 		ce.sent = true // the status line came back: the request arrived
@@ -194,6 +192,19 @@ func (l *Legacy) do(ctx context.Context, lr legacyRequest) (legacyAnswer, error)
 		return legacyAnswer{}, &callError{err: fmt.Errorf("legacy answer is larger than %d bytes", l.MaxResponseSize), sent: true}
 	}
 	return legacyAnswer{status: resp.StatusCode, header: resp.Header, body: data}, nil
+}
+
+// readAnswer reads at most limit+1 bytes of an answer, in one allocation
+// of the right size when the length is announced.
+func readAnswer(resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit+1))
 }
 
 // classifyCallError tells a refused connection (nothing sent) from a
