@@ -63,8 +63,7 @@ func TestHosts(t *testing.T) {
 }
 
 // TestQuickstart runs the demo end to end: the legacy API and Caddy with
-// the embedded Caddyfile, playing Bill24 against it. It skips while the
-// billbridge Caddyfile syntax is not registered yet.
+// the embedded Caddyfile, playing Bill24 against it.
 func TestQuickstart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: runs Caddy")
@@ -72,8 +71,8 @@ func TestQuickstart(t *testing.T) {
 	for _, k := range []string{"QUICKSTART_BIND", "QUICKSTART_PORT", "QUICKSTART_LEGACY", "BILL24_TOKEN", "LEGACY_API_KEY"} {
 		t.Setenv(k, "") // restored after the test; start sets them
 	}
-	if _, err := adapt(); err != nil && strings.Contains(err.Error(), "unrecognized") && strings.Contains(err.Error(), "billbridge") {
-		t.Skipf("billbridge's Caddyfile syntax is not registered yet: %v", err)
+	if _, err := adapt(); err != nil {
+		t.Fatalf("the quickstart Caddyfile does not adapt: %v", err)
 	}
 
 	port := freePort(t)
