@@ -69,7 +69,7 @@ func (h *Handler) once(r *http.Request, ev event) result {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if res.done {
-		err = h.store.Complete(sctx, ev.id, owner, store.Response{Status: res.status, ContentType: "application/json; charset=utf-8", Body: res.body}, time.Duration(h.Retention))
+		err = h.store.Complete(sctx, ev.id, owner, store.Response{Status: res.status, ContentType: jsonType, Body: res.body}, time.Duration(h.Retention))
 		if errors.Is(err, store.ErrLeaseLost) {
 			h.logger.Error("claim expired before the legacy call finished; raise lease", zap.String("event_id", ev.logID))
 		} else if err != nil {
