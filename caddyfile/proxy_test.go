@@ -64,7 +64,7 @@ const proxyURL = "http://localhost:9080/bill24/proxy"
 func startProxy(t *testing.T, legacyURL string) *caddytest.Tester {
 	t.Helper()
 	tester := caddytest.NewTester(t)
-	tester.InitServer(fmt.Sprintf(proxyCaddyfile, legacyURL), "caddyfile")
+	initServer(t, tester, fmt.Sprintf(proxyCaddyfile, legacyURL))
 	return tester
 }
 

@@ -78,7 +78,7 @@ type qmEnv struct {
 func startQM(t *testing.T) *qmEnv {
 	t.Setenv("BB_TEST_QM_SECRET", qmSecret)
 	env := &qmEnv{stub: newLegacyStub(t), qm: newFakeQM(t), tester: caddytest.NewTester(t)}
-	env.tester.InitServer(fmt.Sprintf(qmCaddyfile, env.stub.URL(), env.qm.srv.URL), "caddyfile")
+	initServer(t, env.tester, fmt.Sprintf(qmCaddyfile, env.stub.URL(), env.qm.srv.URL))
 	return env
 }
 

@@ -46,7 +46,7 @@ func TestWebhookVerifiedWithBill24(t *testing.T) {
 	t.Setenv("BB_TEST_B24_SECRET", "b24-secret")
 	stub, b24 := newLegacyStub(t), newFakeBill24(t)
 	tester := caddytest.NewTester(t)
-	tester.InitServer(fmt.Sprintf(verifyCaddyfile, stub.URL(), b24.srv.URL), "caddyfile")
+	initServer(t, tester, fmt.Sprintf(verifyCaddyfile, stub.URL(), b24.srv.URL))
 
 	good, wrongAmount, pending, failed, unknown := uniqueID(t, "ok"), uniqueID(t, "amt"), uniqueID(t, "pend"), uniqueID(t, "fail"), uniqueID(t, "unk")
 	b24.setTx(good, "success", "45", "USD")

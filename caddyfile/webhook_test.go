@@ -113,7 +113,7 @@ func newWebhookEnv(t *testing.T, kind string, ownRedis bool, extra string) *webh
 	env.cfg = func(marker, extra string) string {
 		return fmt.Sprintf(webhookCaddyfile, storeCfg, env.stub.URL(), marker, extra)
 	}
-	env.tester.InitServer(env.cfg("v1", extra), "caddyfile")
+	initServer(t, env.tester, env.cfg("v1", extra))
 	return env
 }
 
