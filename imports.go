@@ -4,4 +4,6 @@ package billbridge
 
 import (
 	_ "github.com/billbridge/caddy-billbridge/module"
+	_ "github.com/billbridge/caddy-billbridge/module/flows/bill24"
+	_ "github.com/billbridge/caddy-billbridge/module/flows/qm"
 )

@@ -2,18 +2,17 @@ package billbridge
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
 	"github.com/billbridge/caddy-billbridge/mappings"
-	"github.com/billbridge/caddy-billbridge/module/bill24"
 )
 
 func init() {
@@ -34,91 +33,36 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //
 //	billbridge [<matcher>] <flow> {
 //		max_body <size>
-//		call <method> <path> {
-//			query  <name> <value>
-//			header <name> <value>
-//			encode json|form|query
-//			field  <name> <value>
-//			body   <expr>
-//		}
-//
-//		# bill24_proxy
-//		when    <expr> <outcome>
-//		message <outcome> <english> [<khmer>]
-//		reply {
-//			<field> <value>
-//		}
-//
-//		# bill24_webhook
-//		success <expr>
-//		lookup <method> <path> {
-//			<call subdirectives>
-//			found <expr>
-//		}
-//		on_duplicate       replay|error
-//		duplicate_wait     <duration>
-//		lease              <duration>
-//		retention          <duration>
-//		idempotency_header <name>|off
-//		on_store_error     reject|allow
-//
-//		# qm_callback: call, success, lookup and the settings above, and
-//		on_failed    <method> <path> { … }
-//		on_cancelled <method> <path> { … }
-//		requery off
-//
-//		# qm_redirect
-//		redirect <value>
-//
-//		# qm_create_bill
-//		bill {
-//			amount             <value>
-//			merchant_reference <value>
-//			callback_url       <value>
-//			redirect_url       <value>
-//		}
-//		reply {
-//			<name> <value>
-//		}
+//		<the flow's subdirectives>
 //	}
 //
-// A value in backticks (or a heredoc) is an expr-lang expression; a bare or
-// double-quoted value is a literal string. <expr> is always an expression.
-// Expressions are compiled as they are parsed, so a mistake is reported
-// with its file and line.
+// The handler keeps the subdirectives every flow shares (max_body) and
+// hands the rest of the block, with its file and line, to the flow's own
+// parser (module billbridge.flows.<flow>), which refuses what it does not
+// know.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
 	if !d.NextArg() {
 		return d.Errf("a flow is required (one of %s)", flowNames())
 	}
-	h.Flow = d.Val()
-	f, ok := flows[h.Flow]
-	if !ok {
-		return d.Errf("unknown flow %q (want one of %s)", h.Flow, flowNames())
+	nameTok := d.Token()
+	id := "billbridge.flows." + d.Val()
+	if _, err := caddy.GetModule(id); err != nil {
+		return d.Errf("unknown flow %q (want one of %s)", d.Val(), flowNames())
 	}
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	chk := newExprChecker(f)
-	seen := map[string]bool{}
-	once := func(name string) error {
-		if seen[name] {
-			return d.Errf("%s already specified", name)
-		}
-		seen[name] = true
-		return nil
-	}
+	tokens := []caddyfile.Token{nameTok}
+	seenMaxBody := false
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		if known[sub] && !commonSubdirectives[sub] && !slices.Contains(f.subdirectives(), sub) {
-			return d.Errf("%s does not use %s", h.Flow, sub)
-		}
-		switch sub {
+		switch d.Val() {
 		case "max_body":
-			if err := once(sub); err != nil {
-				return err
+			if seenMaxBody {
+				return d.Err("max_body already specified")
 			}
-			v, err := oneArg(d)
+			seenMaxBody = true
+			v, err := OneArg(d)
 			if err != nil {
 				return err
 			}
@@ -127,243 +71,69 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body: invalid size %q", v)
 			}
 			h.MaxBody = int64(n)
-		case "call":
-			if err := once(sub); err != nil {
-				return err
-			}
-			c, _, err := parseCall(d, chk, false)
-			if err != nil {
-				return err
-			}
-			h.Call = c
-		case "on_failed", "on_cancelled":
-			if err := once(sub); err != nil {
-				return err
-			}
-			c, _, err := parseCall(d, chk, false)
-			if err != nil {
-				return err
-			}
-			if sub == "on_failed" {
-				h.OnFailed = c
-			} else {
-				h.OnCancelled = c
-			}
-		case "requery":
-			if err := once(sub); err != nil {
-				return err
-			}
-			v, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			if v != "off" {
-				return d.Errf("requery takes only off (it is on by default), not %q", v)
-			}
-			h.SkipRequery = true
-		case "redirect":
-			if err := once(sub); err != nil {
-				return err
-			}
-			v, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			if err := chk.request(d, v, mappings.KindString); err != nil {
-				return err
-			}
-			h.Redirect = v
-		case "bill":
-			if err := once(sub); err != nil {
-				return err
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Bill = map[string]string{}
-			for n := d.Nesting(); d.NextBlock(n); {
-				name := d.Val()
-				kind, ok := billFields[name]
-				if !ok {
-					return d.Errf("bill: unknown field %q (want amount, merchant_reference, callback_url, redirect_url)", name)
-				}
-				if _, dup := h.Bill[name]; dup {
-					return d.Errf("bill %s already specified", name)
-				}
-				if !d.NextArg() {
-					return d.ArgErr()
-				}
-				src := exprOrLiteral(d)
-				if d.NextArg() {
-					return d.ArgErr()
-				}
-				if err := chk.request(d, src, kind); err != nil {
-					return err
-				}
-				h.Bill[name] = src
-			}
-		case "lookup":
-			if err := once(sub); err != nil {
-				return err
-			}
-			c, found, err := parseCall(d, chk, true)
-			if err != nil {
-				return err
-			}
-			if found == "" {
-				return d.Err("lookup: found <expr> is required")
-			}
-			h.Lookup = &Lookup{Call: *c, Found: found}
-		case "when":
-			var r Rule
-			if !d.AllArgs(&r.When, &r.Outcome) {
-				return d.ArgErr()
-			}
-			if _, err := bill24.ParseOutcome(r.Outcome); err != nil {
-				return d.Errf("when: %v", err)
-			}
-			if err := chk.response(d, r.When, mappings.KindBool); err != nil {
-				return err
-			}
-			h.Rules = append(h.Rules, r)
-		case "message":
-			args := d.RemainingArgs()
-			if len(args) < 2 || len(args) > 3 {
-				return d.ArgErr()
-			}
-			if _, err := bill24.ParseOutcome(args[0]); err != nil {
-				return d.Errf("message: %v", err)
-			}
-			if h.Messages == nil {
-				h.Messages = map[string]bill24.Message{}
-			}
-			if _, dup := h.Messages[args[0]]; dup {
-				return d.Errf("message %s already specified", args[0])
-			}
-			m := bill24.Message{EN: args[1]}
-			if len(args) == 3 {
-				m.KH = args[2]
-			}
-			h.Messages[args[0]] = m
-		case "reply":
-			if err := once(sub); err != nil {
-				return err
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Reply = map[string]string{}
-			for n := d.Nesting(); d.NextBlock(n); {
-				name := d.Val()
-				mk, ok := proxyFields[name]
-				if !ok && h.Flow == "bill24_proxy" {
-					return d.Errf("reply: unknown field %q (want one of %s)", name, strings.Join(ProxyReplyFields(), ", "))
-				}
-				if _, dup := h.Reply[name]; dup {
-					return d.Errf("reply %s already specified", name)
-				}
-				if !d.NextArg() {
-					return d.ArgErr()
-				}
-				src := exprOrLiteral(d)
-				if d.NextArg() {
-					return d.ArgErr()
-				}
-				kind := mappings.KindAny
-				if ok {
-					kind, _, _ = mk(&bill24.ProxyData{})
-				}
-				if err := chk.response(d, src, kind); err != nil {
-					return err
-				}
-				h.Reply[name] = src
-			}
-		case "success":
-			if err := once(sub); err != nil {
-				return err
-			}
-			v, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			if err := chk.response(d, v, mappings.KindBool); err != nil {
-				return err
-			}
-			h.Success = v
-		case "on_duplicate":
-			if err := once(sub); err != nil {
-				return err
-			}
-			v, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			if v != "replay" && v != "error" {
-				return d.Errf("on_duplicate must be replay or error, not %q", v)
-			}
-			h.OnDuplicate = v
-		case "on_store_error":
-			if err := once(sub); err != nil {
-				return err
-			}
-			v, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			if v != "reject" && v != "allow" {
-				return d.Errf("on_store_error must be reject or allow, not %q", v)
-			}
-			h.OnStoreError = v
-		case "duplicate_wait", "lease", "retention":
-			if err := once(sub); err != nil {
-				return err
-			}
-			v, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur <= 0 {
-				return d.Errf("%s: invalid duration %q", sub, v)
-			}
-			*map[string]*caddy.Duration{"duplicate_wait": &h.DuplicateWait, "lease": &h.Lease, "retention": &h.Retention}[sub] = caddy.Duration(dur)
-		case "idempotency_header":
-			if err := once(sub); err != nil {
-				return err
-			}
-			v, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			if v == "off" {
-				v = "-"
-			}
-			h.IdempotencyHeader = v
 		default:
-			return d.Errf("unrecognized subdirective '%s'", sub)
+			seg := d.NextSegment()
+			if len(tokens) == 1 {
+				open := nameTok
+				open.Text = "{"
+				tokens = append(tokens, open)
+			}
+			tokens = append(tokens, seg...)
 		}
 	}
-	if h.Call == nil && slices.Contains(f.subdirectives(), "call") {
-		return d.Err("a call <method> <path> block is required")
+	if len(tokens) > 1 {
+		// The loop stops on the block's own closing brace.
+		tokens = append(tokens, d.Token())
 	}
+	fd := caddyfile.NewDispenser(tokens)
+	fd.Next() // onto the flow's name, where UnmarshalModule starts
+	unm, err := caddyfile.UnmarshalModule(fd, id)
+	if err != nil {
+		return err
+	}
+	h.FlowRaw = caddyconfig.JSONModuleObject(unm, "name", nameTok.Text, nil)
 	return nil
 }
 
-// commonSubdirectives are accepted by every flow.
-var commonSubdirectives = map[string]bool{"max_body": true}
-
-// known are all handler subdirectives; a flow accepts the common ones and
-// those its subdirectives method lists.
-var known = map[string]bool{
-	"max_body": true, "call": true, "when": true, "message": true, "reply": true,
-	"success": true, "lookup": true, "on_duplicate": true, "duplicate_wait": true,
-	"lease": true, "retention": true, "idempotency_header": true, "on_store_error": true,
-	"on_failed": true, "on_cancelled": true, "requery": true, "redirect": true, "bill": true,
+// flowNames lists the registered flows, for error messages.
+func flowNames() string {
+	mods := caddy.GetModules("billbridge.flows")
+	names := make([]string, 0, len(mods))
+	for _, m := range mods {
+		names = append(names, m.ID.Name())
+	}
+	return strings.Join(names, ", ")
 }
 
-// parseCall parses `call|lookup <method> <path> { … }`. With lookup set,
+// Once refuses a subdirective given twice in one block.
+type Once map[string]bool
+
+// Check reports the current subdirective if it was seen before.
+func (o Once) Check(d *caddyfile.Dispenser) error {
+	if o[d.Val()] {
+		return d.Errf("%s already specified", d.Val())
+	}
+	o[d.Val()] = true
+	return nil
+}
+
+// DurationArg reads exactly one positive duration argument.
+func DurationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	name := d.Val()
+	v, err := OneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil || dur <= 0 {
+		return 0, d.Errf("%s: invalid duration %q", name, v)
+	}
+	return caddy.Duration(dur), nil
+}
+
+// ParseCall parses `call|lookup <method> <path> { … }`. With lookup set,
 // `found <expr>` is accepted and returned.
-func parseCall(d *caddyfile.Dispenser, chk *exprChecker, lookup bool) (*Call, string, error) {
+func ParseCall(d *caddyfile.Dispenser, chk *ExprChecker, lookup bool) (*Call, string, error) {
 	name := d.Val()
 	var c Call
 	if !d.NextArg() {
@@ -376,8 +146,8 @@ func parseCall(d *caddyfile.Dispenser, chk *exprChecker, lookup bool) (*Call, st
 	if !d.NextArg() {
 		return nil, "", d.ArgErr()
 	}
-	c.Path = exprOrLiteral(d)
-	if err := chk.request(d, c.Path, mappings.KindString); err != nil {
+	c.Path = ExprOrLiteral(d)
+	if err := chk.Request(d, c.Path, mappings.KindString); err != nil {
 		return nil, "", err
 	}
 	if d.NextArg() {
@@ -400,7 +170,7 @@ func parseCall(d *caddyfile.Dispenser, chk *exprChecker, lookup bool) (*Call, st
 			if !d.NextArg() {
 				return nil, "", d.ArgErr()
 			}
-			ne := NamedExpr{Name: key, Expr: exprOrLiteral(d)}
+			ne := NamedExpr{Name: key, Expr: ExprOrLiteral(d)}
 			if d.NextArg() {
 				return nil, "", d.ArgErr()
 			}
@@ -408,7 +178,7 @@ func parseCall(d *caddyfile.Dispenser, chk *exprChecker, lookup bool) (*Call, st
 			if sub == "field" && c.Encode != mappings.EncodeForm && c.Encode != mappings.EncodeQuery {
 				kind = mappings.KindAny
 			}
-			if err := chk.request(d, ne.Expr, kind); err != nil {
+			if err := chk.Request(d, ne.Expr, kind); err != nil {
 				return nil, "", err
 			}
 			switch sub {
@@ -424,7 +194,7 @@ func parseCall(d *caddyfile.Dispenser, chk *exprChecker, lookup bool) (*Call, st
 				return nil, "", d.Errf("encode already specified")
 			}
 			seen[sub] = true
-			v, err := oneArg(d)
+			v, err := OneArg(d)
 			if err != nil {
 				return nil, "", err
 			}
@@ -440,11 +210,11 @@ func parseCall(d *caddyfile.Dispenser, chk *exprChecker, lookup bool) (*Call, st
 				return nil, "", d.Errf("body already specified")
 			}
 			seen[sub] = true
-			v, err := oneArg(d)
+			v, err := OneArg(d)
 			if err != nil {
 				return nil, "", err
 			}
-			if err := chk.request(d, v, mappings.KindAny); err != nil {
+			if err := chk.Request(d, v, mappings.KindAny); err != nil {
 				return nil, "", err
 			}
 			c.Body = v
@@ -455,11 +225,11 @@ func parseCall(d *caddyfile.Dispenser, chk *exprChecker, lookup bool) (*Call, st
 			if found != "" {
 				return nil, "", d.Errf("found already specified")
 			}
-			v, err := oneArg(d)
+			v, err := OneArg(d)
 			if err != nil {
 				return nil, "", err
 			}
-			if err := chk.response(d, v, mappings.KindBool); err != nil {
+			if err := chk.Response(d, v, mappings.KindBool); err != nil {
 				return nil, "", err
 			}
 			found = v
@@ -476,8 +246,8 @@ func parseCall(d *caddyfile.Dispenser, chk *exprChecker, lookup bool) (*Call, st
 	return &c, found, nil
 }
 
-// oneArg reads exactly one argument.
-func oneArg(d *caddyfile.Dispenser) (string, error) {
+// OneArg reads exactly one argument.
+func OneArg(d *caddyfile.Dispenser) (string, error) {
 	if !d.NextArg() {
 		return "", d.ArgErr()
 	}
@@ -488,9 +258,9 @@ func oneArg(d *caddyfile.Dispenser) (string, error) {
 	return v, nil
 }
 
-// exprOrLiteral returns the current token as an expression: as written if
+// ExprOrLiteral returns the current token as an expression: as written if
 // it was in backticks or a heredoc, else as a quoted string literal.
-func exprOrLiteral(d *caddyfile.Dispenser) string {
+func ExprOrLiteral(d *caddyfile.Dispenser) string {
 	raw := d.ValRaw()
 	if strings.HasPrefix(raw, "`") || d.Token().Quoted() && raw == d.Val() {
 		return d.Val()
@@ -498,27 +268,35 @@ func exprOrLiteral(d *caddyfile.Dispenser) string {
 	return strconv.Quote(d.Val())
 }
 
-// exprChecker compiles expressions while the Caddyfile is parsed, so errors
+// ExprChecker compiles expressions while the Caddyfile is parsed, so errors
 // carry the file and line. Provision compiles them again for JSON configs.
-type exprChecker struct {
+type ExprChecker struct {
 	comp           *mappings.Compiler
 	reqEnv, resEnv any
 }
 
-func newExprChecker(f flow) *exprChecker {
-	req, res := f.envs()
-	return &exprChecker{comp: mappings.NewCompiler(mappings.DefaultExponents()), reqEnv: req, resEnv: res}
+// NewExprChecker checks expressions against a flow's request and answer
+// environments.
+func NewExprChecker(reqEnv, resEnv any) *ExprChecker {
+	return &ExprChecker{comp: mappings.NewCompiler(mappings.DefaultExponents()), reqEnv: reqEnv, resEnv: resEnv}
 }
 
-func (c *exprChecker) request(d *caddyfile.Dispenser, src string, kind mappings.Kind) error {
+// Request checks an expression over the request environment.
+func (c *ExprChecker) Request(d *caddyfile.Dispenser, src string, kind mappings.Kind) error {
 	return c.check(d, src, c.reqEnv, kind)
 }
 
-func (c *exprChecker) response(d *caddyfile.Dispenser, src string, kind mappings.Kind) error {
+// Response checks an expression over the answer environment.
+func (c *ExprChecker) Response(d *caddyfile.Dispenser, src string, kind mappings.Kind) error {
 	return c.check(d, src, c.resEnv, kind)
 }
 
-func (c *exprChecker) check(d *caddyfile.Dispenser, src string, env any, kind mappings.Kind) error {
+// Check checks an expression over env.
+func (c *ExprChecker) Check(d *caddyfile.Dispenser, src string, env any, kind mappings.Kind) error {
+	return c.check(d, src, env, kind)
+}
+
+func (c *ExprChecker) check(d *caddyfile.Dispenser, src string, env any, kind mappings.Kind) error {
 	if _, err := c.comp.Compile(src, env, kind); err != nil {
 		return d.Errf("%s: %v", fmt.Sprintf("`%s`", truncateForLog(src)), err)
 	}
@@ -527,3 +305,6 @@ func (c *exprChecker) check(d *caddyfile.Dispenser, src string, env any, kind ma
 
 // Interface guards
 var _ caddyfile.Unmarshaler = (*Handler)(nil)
+
+// oneArg is OneArg, for the app's parser.
+func oneArg(d *caddyfile.Dispenser) (string, error) { return OneArg(d) }

@@ -35,8 +35,8 @@ type NamedExpr struct {
 	Expr string `json:"expr"`
 }
 
-// compiledCall is a Call ready to run.
-type compiledCall struct {
+// CompiledCall is a Call ready to run.
+type CompiledCall struct {
 	method  string
 	path    *mappings.Program
 	query   []namedProgram
@@ -52,13 +52,13 @@ type namedProgram struct {
 	prog *mappings.Program
 }
 
-// compileCall compiles a call against the request environment env. where
+// CompileCall compiles a call against the request environment env. where
 // names the setting in error messages.
-func compileCall(c *Call, comp *mappings.Compiler, env any, where string) (*compiledCall, error) {
+func CompileCall(c *Call, comp *mappings.Compiler, env any, where string) (*CompiledCall, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%s: a legacy call is required", where)
 	}
-	cc := &compiledCall{method: strings.ToUpper(c.Method), encode: c.Encode}
+	cc := &CompiledCall{method: strings.ToUpper(c.Method), encode: c.Encode}
 	if cc.method == "" {
 		cc.method = http.MethodGet
 	}
@@ -141,7 +141,7 @@ func validMethod(m string) bool {
 }
 
 // build runs the call's mappings against env.
-func (cc *compiledCall) build(env any) (legacyRequest, error) {
+func (cc *CompiledCall) build(env any) (legacyRequest, error) {
 	lr := legacyRequest{method: cc.method}
 	vals, bad, err := cc.batch.Run(env)
 	if err != nil {
@@ -213,7 +213,7 @@ func (cc *compiledCall) build(env any) (legacyRequest, error) {
 }
 
 // describe names the mapping at index i of the batch, for errors.
-func (cc *compiledCall) describe(i int) string {
+func (cc *CompiledCall) describe(i int) string {
 	if i == 0 {
 		return "path"
 	}

@@ -1,6 +1,8 @@
 package billbridge
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,9 +14,6 @@ import (
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
-
-	"github.com/billbridge/caddy-billbridge/mappings"
 )
 
 func init() {
@@ -66,7 +65,10 @@ func cmdDryRun(fl caddycmd.Flags) (int, error) {
 }
 
 // DryRun writes to w the legacy request that handler number n (from 1) of
-// flow in the JSON config cfg would send for payload.
+// flow in the JSON config cfg would send for payload. It provisions the
+// app and the handler as Caddy would (with a memory store) and runs the
+// request through the same stages and the same legacy client as a real
+// one, stopping just before the request would leave.
 func DryRun(cfg []byte, flow string, n int, payload []byte, w io.Writer) error {
 	var doc struct {
 		Apps map[string]json.RawMessage `json:"apps"`
@@ -74,28 +76,6 @@ func DryRun(cfg []byte, flow string, n int, payload []byte, w io.Writer) error {
 	if err := json.Unmarshal(cfg, &doc); err != nil {
 		return fmt.Errorf("config: %v", err)
 	}
-	var app App
-	if raw := doc.Apps["billbridge"]; raw != nil {
-		if err := json.Unmarshal(raw, &app); err != nil {
-			return fmt.Errorf("billbridge app: %v", err)
-		}
-	}
-	if app.Legacy == nil {
-		return errors.New("the config has no billbridge legacy setting")
-	}
-	app.exps = mappings.DefaultExponents()
-	for code, e := range app.Currencies {
-		app.exps[code] = e
-	}
-	app.compiler = mappings.NewCompiler(app.exps)
-	if err := app.Legacy.provision(); err != nil {
-		return fmt.Errorf("legacy: %v", err)
-	}
-	defer app.Legacy.cleanup()
-	if app.Bill24 != nil {
-		app.Bill24.tokens = [][]byte{[]byte("dry-run")} // never checked here
-	}
-
 	var found []json.RawMessage
 	findHandlers(doc.Apps["http"], flow, &found)
 	if len(found) == 0 {
@@ -104,67 +84,71 @@ func DryRun(cfg []byte, flow string, n int, payload []byte, w io.Writer) error {
 	if n < 1 || n > len(found) {
 		return fmt.Errorf("--handler %d: the config has %d %s handler(s)", n, len(found), flow)
 	}
-	var h Handler
-	if err := json.Unmarshal(found[n-1], &h); err != nil {
-		return fmt.Errorf("handler: %v", err)
-	}
-	f, ok := flows[h.Flow]
-	if !ok {
-		return fmt.Errorf("unknown flow %q", h.Flow)
-	}
-	h.flow, h.app, h.logger = f, &app, zap.NewNop()
-	if err := f.provision(&h); err != nil {
-		return err
-	}
-	req, _ := http.NewRequest(http.MethodPost, "http://dry-run/", nil)
-	ev, err := f.decode(&h, req, payload)
-	if err != nil {
-		return fmt.Errorf("the gateway would be answered 400: %v", err)
-	}
-	if ev.noCall || h.compiled.call == nil {
-		return fmt.Errorf("%s makes no legacy call of its own", h.Flow)
-	}
-	lr, err := h.compiled.call.build(ev.env)
-	if err != nil {
-		return fmt.Errorf("mapping: %v", err)
-	}
-	if ev.id != "" && h.IdempotencyHeader != "-" {
-		if lr.header == nil {
-			lr.header = http.Header{}
+	s, err := NewStandalone(doc.Apps["billbridge"], func(a *App) {
+		if a.Bill24 != nil {
+			a.Bill24.Tokens = []string{"dry-run"} // never checked here
 		}
-		lr.header.Set(cmpOr(h.IdempotencyHeader, defaultIdemHeader), ev.idempotencyKey())
-	}
-	u, err := app.Legacy.resolveURL(lr.pathQuery, lr.query)
+	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%s %s\n", lr.method, u)
-	hdr := app.Legacy.headers.Clone()
-	for k, v := range lr.header {
-		hdr[k] = v
+	defer s.Close()
+	h, err := s.Handler(found[n-1])
+	if err != nil {
+		return err
 	}
-	if lr.contentType != "" {
-		hdr.Set("Content-Type", lr.contentType)
+	req, err := h.dryRun(payload)
+	if err != nil {
+		return err
 	}
-	keys := make([]string, 0, len(hdr))
-	for k := range hdr {
+	fmt.Fprintf(w, "%s %s\n", req.Method, req.URL)
+	keys := make([]string, 0, len(req.Header))
+	for k := range req.Header {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(w, "%s: %s\n", k, strings.Join(hdr[k], ", "))
+		fmt.Fprintf(w, "%s: %s\n", k, strings.Join(req.Header[k], ", "))
 	}
-	if len(lr.body) > 0 {
-		fmt.Fprintf(w, "\n%s\n", lr.body)
+	if req.Body != nil {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return err
+		}
+		if len(body) > 0 {
+			fmt.Fprintf(w, "\n%s\n", body)
+		}
 	}
 	return nil
 }
 
-func cmpOr(v, def string) string {
-	if v == "" {
-		return def
+// errDryRun stops a dry run's request at the door.
+var errDryRun = errors.New("dry run: not sent")
+
+// dryRun decodes payload as the gateway's request and returns the legacy
+// request the handler would send for it. Nothing is sent, the store is not
+// touched and gateways are not asked (for qm_callback the payload stands
+// in for QM's verified bill).
+func (h *Handler) dryRun(payload []byte) (*http.Request, error) {
+	r, _ := http.NewRequest(http.MethodPost, "http://dry-run/", bytes.NewReader(payload))
+	ev, err := h.flow.Decode(r, payload)
+	if err != nil {
+		return nil, fmt.Errorf("the gateway would be answered 400: %v", err)
 	}
-	return v
+	if _, ok := h.flow.(Sender); ok || ev.Call == nil {
+		return nil, fmt.Errorf("%s makes no legacy call of its own", h.name)
+	}
+	var sent *http.Request
+	h.app.Legacy.intercept = func(req *http.Request) (*http.Response, error) {
+		sent = req
+		return nil, errDryRun
+	}
+	defer func() { h.app.Legacy.intercept = nil }()
+	out := h.call(context.Background(), ev.Call, ev, h.profile.Payment != nil)
+	if sent == nil {
+		return nil, out.Err
+	}
+	return sent, nil
 }
 
 // findHandlers collects, in order, the billbridge handlers of flow in a
@@ -178,7 +162,8 @@ func findHandlers(raw json.RawMessage, flow string, out *[]json.RawMessage) {
 	walk = func(v any) {
 		switch v := v.(type) {
 		case map[string]any:
-			if v["handler"] == "billbridge" && v["flow"] == flow {
+			if f, ok := v["flow"].(map[string]any); ok && v["handler"] == "billbridge" && f["name"] == flow {
+				delete(v, "handler") // the module's name, not one of its fields
 				b, _ := json.Marshal(v)
 				*out = append(*out, b)
 				return

@@ -1,4 +1,4 @@
-package billbridge
+package billbridge_test
 
 import (
 	"bytes"
@@ -7,6 +7,10 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+
+	billbridge "github.com/billbridge/caddy-billbridge/module"
+	_ "github.com/billbridge/caddy-billbridge/module/flows/bill24"
+	_ "github.com/billbridge/caddy-billbridge/module/flows/qm"
 )
 
 func TestDryRun(t *testing.T) {
@@ -24,10 +28,12 @@ func TestDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := DryRun(cfg, "bill24_webhook", 1, payload, &out); err != nil {
+	if err := billbridge.DryRun(cfg, "bill24_webhook", 1, payload, &out); err != nil {
 		t.Fatal(err)
 	}
+	// The request the real client would send, default Accept included.
 	want := `POST http://127.0.0.1:8081/api/payments
+Accept: application/json, */*;q=0.5
 Content-Type: application/x-www-form-urlencoded; charset=utf-8
 Idempotency-Key: 174952172035635
 X-Api-Key: k
@@ -46,7 +52,7 @@ invoice_no=INV23001&cust_no=12340001&amount=50000.00&ccy=KHR&txn_ref=17495217203
 		{"bill24_webhook", string(payload), "--handler 2: the config has 1 bill24_webhook handler(s)", 2},
 		{"qm_callback", string(payload), "no billbridge qm_callback handler in the config", 1},
 	} {
-		err := DryRun(cfg, tc.flow, tc.n, []byte(tc.payload), &out)
+		err := billbridge.DryRun(cfg, tc.flow, tc.n, []byte(tc.payload), &out)
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%s %q: error %v, want %q", tc.flow, tc.payload, err, tc.err)
 		}

@@ -1,162 +1,188 @@
 package billbridge
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
-	"sort"
-	"strings"
-	"sync"
-	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/billbridge/caddy-billbridge/mappings"
 )
 
-// flow is what makes one gateway conversation differ from another; the
-// pipeline in handler.go and once.go does the rest.
-type flow interface {
-	// envs returns zero values of the environments its request-side and
-	// answer-side mappings are compiled against.
-	envs() (req, res any)
-	// subdirectives lists the handler subdirectives the flow uses beyond
-	// max_body and call; the Caddyfile parser refuses the others.
-	subdirectives() []string
-	// movesMoney reports whether the flow posts payments (and so claims
-	// events in the store and logs each one at info).
-	movesMoney() bool
-	// provision compiles the flow's mappings and checks its settings.
-	provision(h *Handler) error
-	// authenticate checks the gateway's credentials.
-	authenticate(h *Handler, r *http.Request) bool
-	// decode parses and validates the request. An event with an id moves
-	// money and goes through the store; one without is a lookup.
-	decode(h *Handler, r *http.Request, body []byte) (event, error)
-	// verify confirms the event with the gateway, where the flow can: it
-	// returns the event to act on (QM's verified bill replaces what the
-	// callback claimed), or the answer to give instead.
-	verify(h *Handler, r *http.Request, ev event) (event, *result)
-	// settle turns the legacy call's outcome into the gateway's answer.
-	settle(h *Handler, ev event, c callOutcome) result
-	// envelope writes an error message in the gateway's format, of
-	// contentType.
-	envelope(status int, msg string) []byte
-	contentType() string
-	// duplicate is the answer to a finished event under on_duplicate error.
-	duplicate() []byte
+// Flow is a guest module of the handler, in the namespace billbridge.flows:
+// one gateway conversation (a Bill24 webhook, a QM callback, …). It holds
+// only its own settings, compiles its own mappings in Provision, and is
+// data to the pipeline: it decodes the gateway's request into an Event and
+// writes the gateway's envelopes. It never builds an error answer, touches
+// a metric or the store: it returns verdicts, and pipeline.go decides what
+// each one means.
+type Flow interface {
+	caddy.Module
+
+	// Profile says how the pipeline treats the flow.
+	Profile() Profile
+
+	// Authenticate checks the gateway's credentials: a token header, a
+	// signature over the body (which has been read, bounded, already).
+	Authenticate(r *http.Request, body []byte) bool
+
+	// Decode parses and validates the request into an event. An error is
+	// the gateway's fault: its text is answered with 400.
+	Decode(r *http.Request, body []byte) (*Event, error)
+
+	// Envelope writes msg in the gateway's error format, of
+	// Profile().ContentType.
+	Envelope(status int, msg string) []byte
 }
 
-// flows are the flows a handler can run, by name.
-var flows = map[string]flow{
-	"bill24_proxy":   bill24Proxy{},
-	"bill24_webhook": bill24Webhook{},
-	"qm_callback":    qmCallback{},
-	"qm_redirect":    qmRedirect{},
-	"qm_create_bill": qmCreateBill{},
+// Verifier is a flow that confirms an event with the gateway's own record
+// (QM's Requery, Bill24's Transaction Verify) before anything is acted
+// on. It may replace the event's payload with the gateway's record, so the
+// mappings see what the gateway recorded, not what was sent. Verified
+// lets the event through; any other verdict stops it.
+type Verifier interface {
+	Verify(ctx context.Context, ev *Event) Result
 }
 
-func flowNames() string {
-	names := make([]string, 0, len(flows))
-	for n := range flows {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
+// Sender is a flow whose outbound step is not a legacy call: qm_create_bill
+// sends to QM. It records what it got back in the event, for Answer.
+type Sender interface {
+	Send(ctx context.Context, ev *Event) error
 }
 
-// event is a decoded gateway request.
-type event struct {
-	payload     any
-	env         any                         // the request environment mappings run in
-	respond     func(mappings.Response) any // the answer environment for a legacy answer
-	id          string                      // store key for flows that move money; "" otherwise
-	fingerprint string
-	logID       string        // what the log shows of it
-	call        *compiledCall // the legacy call to make, if not the flow's call
-	noCall      bool          // nothing to send to the legacy API: settle at once
+// Answerer is a flow that does not move money and builds its own answer
+// from the outbound step's outcome: a proxy lookup's data, a redirect, a
+// created bill. Flows that move money have no Answerer: the pipeline judges
+// their legacy answer with the payment settings and answers Profile().Ack.
+type Answerer interface {
+	Answer(ev *Event, out Outcome) Result
 }
 
-// callOutcome is what a legacy call produced.
-type callOutcome struct {
-	answer *legacyAnswer
-	res    mappings.Response // answer decoded for mappings
-	err    error             // a mapping error or a *callError
-	known  bool              // the legacy system has it (lookup), or has nothing to be told
+// Profile describes a flow to the pipeline.
+type Profile struct {
+	// Key prefixes the store keys of its events, e.g. "bill24:webhook";
+	// the admin API reads it back as /billbridge/events/bill24/webhook/<id>.
+	Key string
+	// Methods are the HTTP methods the gateway uses; others get 405.
+	Methods []string
+	// ContentType is the content type of the flow's answers.
+	ContentType string
+	// Payment, for flows that move money, holds the settings of the
+	// exactly-once delivery (provisioned by the flow). Nil otherwise.
+	Payment *Payment
+	// Ack is the answer to a payment the legacy system has.
+	Ack []byte
+	// Duplicate is the answer to a finished event under on_duplicate error.
+	Duplicate []byte
 }
 
-// callLegacy builds the flow's call from its mappings and sends it.
-func (h *Handler) callLegacy(r *http.Request, ev event, idempotent bool) callOutcome {
-	if ev.noCall {
-		return callOutcome{known: true}
-	}
-	cc := h.compiled.call
-	if ev.call != nil {
-		cc = ev.call
-	}
-	ctx := r.Context()
-	if idempotent {
-		// A payment post runs to its end (bounded by the legacy timeout)
-		// even if the gateway hangs up: then it is recorded as done and the
-		// gateway's retry is a replay, rather than a cut call that leaves
-		// the payment ambiguous.
-		ctx = context.WithoutCancel(ctx)
-	}
-	return h.runCall(ctx, cc, ev, idempotent)
+// Event is a decoded gateway request.
+type Event struct {
+	// Payload is the gateway's typed request (or its verified record).
+	Payload any
+	// Env is the request environment mappings run in: {req: Payload}.
+	Env any
+	// Respond makes the answer environment for a legacy answer.
+	Respond func(mappings.Response) any
+	// ID is the gateway's own id of a payment, exactly as sent; "" for
+	// flows that move no money. It is the store key (under Profile.Key)
+	// and the idempotency key sent to the legacy API.
+	ID string
+	// Fingerprint identifies the payment's content: the same id with
+	// another fingerprint is never forwarded.
+	Fingerprint string
+	// LogID is what logs show of the event (masked where personal).
+	LogID string
+	// Call is the legacy call to make; nil: nothing to tell the legacy
+	// system (e.g. a failed QM bill without on_failed).
+	Call *CompiledCall
+	// State is the flow's own, from Send to Answer.
+	State any
 }
 
-func (h *Handler) runCall(ctx context.Context, cc *compiledCall, ev event, idempotent bool) callOutcome {
-	lr, err := cc.build(ev.env)
-	if err != nil {
-		return callOutcome{err: &mappingError{err}}
-	}
-	if idempotent && h.IdempotencyHeader != "-" {
-		if lr.header == nil {
-			lr.header = make(http.Header, 1)
-		}
-		if lr.header.Get(h.IdempotencyHeader) == "" {
-			lr.header.Set(h.IdempotencyHeader, ev.idempotencyKey())
-		}
-	}
-	start := time.Now()
-	ans, err := h.app.Legacy.do(ctx, lr)
-	h.metrics.observeLegacy(h.Flow, ans.status, err, time.Since(start))
-	if err != nil {
-		return callOutcome{err: err}
-	}
-	return callOutcome{answer: &ans, res: mappings.NewResponse(ans.status, ans.header, ans.body)}
+// Outcome is what the outbound step produced.
+type Outcome struct {
+	// Res is the legacy answer, decoded for mappings, when one came.
+	Res mappings.Response
+	// Answered reports that Res holds an answer.
+	Answered bool
+	// Err is a mapping that could not build the request, a *callError,
+	// or a Sender's error.
+	Err error
 }
 
-// mappingError is a mapping that failed to run on this request.
-type mappingError struct{ err error }
-
-func (e *mappingError) Error() string { return "mapping: " + e.err.Error() }
-func (e *mappingError) Unwrap() error { return e.err }
-
-// idempotencyKey is what the legacy API is told identifies the payment.
-func (ev event) idempotencyKey() string {
-	if i := strings.LastIndexByte(ev.id, ':'); i >= 0 {
-		return ev.id[i+1:]
-	}
-	return ev.id
+// Result is a flow's or a stage's verdict, with what the answer needs.
+type Result struct {
+	Verdict Verdict
+	// Message overrides the verdict's default message in the envelope.
+	Message string
+	// Body is the whole answer, for verdicts whose answer the flow
+	// builds (Answered); the envelope of Message otherwise.
+	Body []byte
+	// Status is the answer's status for Answered (default 200).
+	Status int
+	// Header adds headers to the answer (Location).
+	Header http.Header
+	// Label names an Answered outcome in logs and metrics (a proxy's
+	// not_found); default: the verdict.
+	Label string
+	// Detail says what went wrong, for the log (never for the gateway).
+	Detail string
+	// Err is the underlying error, for the log.
+	Err error
+	// Legacy is the legacy answer's status, 0 if none.
+	Legacy int
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// Verdicts a flow or a stage returns. pipeline.go's policy table gives
+// each its status, Retry-After, metric, event, log level and what becomes
+// of a claimed event.
+type Verdict string
 
-// readBody reads at most limit bytes of the request body; more is an
-// *http.MaxBytesError.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufPool.Put(buf)
-	if r.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(buf.Len()) > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	return bytes.Clone(buf.Bytes()), nil
+// The verdicts.
+const (
+	// At the door.
+	Unauthorized     Verdict = "unauthorized"
+	MethodNotAllowed Verdict = "method_not_allowed"
+	TooLarge         Verdict = "too_large"
+	BadRequest       Verdict = "bad_request"
+
+	// Verification with the gateway.
+	Verified          Verdict = "verified"
+	NotFinal          Verdict = "not_final"
+	VerifyPending     Verdict = "verify_pending"
+	VerifyUnknown     Verdict = "verify_unknown"
+	VerifyUnavailable Verdict = "verify_unavailable"
+	VerifyMismatch    Verdict = "verify_mismatch"
+	UnknownBill       Verdict = "unknown_bill"
+
+	// The store.
+	Replayed         Verdict = "replay"
+	Duplicate        Verdict = "duplicate"
+	InFlight         Verdict = "in_flight"
+	Conflict         Verdict = "conflict"
+	StoreUnavailable Verdict = "store_unavailable"
+
+	// The outbound step.
+	Posted            Verdict = "posted"
+	FoundByLookup     Verdict = "found_by_lookup"
+	LegacyRefused     Verdict = "legacy_refused"
+	LegacyFailed      Verdict = "legacy_failed"
+	LegacyTimeout     Verdict = "legacy_timeout"
+	LegacyUnreachable Verdict = "legacy_unreachable"
+	RequestUnmapped   Verdict = "mapping_failed"
+	AnswerUnreadable  Verdict = "answer_unreadable"
+	LookupFailed      Verdict = "lookup_failed"
+	UpstreamRefused   Verdict = "upstream_refused"
+	UpstreamDown      Verdict = "upstream_unavailable"
+	UpstreamFailed    Verdict = "upstream_failed"
+
+	// A flow's own answer (a proxy outcome, a redirect, a created bill).
+	Answered Verdict = "answered"
+	Internal Verdict = "internal"
+)
+
+// Stop returns a result with verdict v and message msg.
+func Stop(v Verdict, msg string, err error) Result {
+	return Result{Verdict: v, Message: msg, Err: err}
 }

@@ -47,9 +47,6 @@ type QM struct {
 	poolKey     string
 }
 
-// secret returns the resolved signing secret.
-func (q *QM) secret() string { return q.secretValue }
-
 // gatewayClients shares gateway API clients across config reloads, so a
 // cached Bill24 bearer token and QM's rate limiter survive them.
 var gatewayClients = caddy.NewUsagePool()

@@ -36,6 +36,9 @@ type Legacy struct {
 	// MaxResponseSize bounds a legacy answer's body. Default: 1 MiB.
 	MaxResponseSize int64 `json:"max_response_size,omitempty"`
 
+	// intercept, in a dry run, takes the request instead of sending it.
+	intercept func(*http.Request) (*http.Response, error)
+
 	base    *url.URL
 	headers http.Header
 	client  *http.Transport
@@ -177,7 +180,7 @@ func (l *Legacy) do(ctx context.Context, lr legacyRequest) (legacyAnswer, error)
 	if req.Header.Get("Accept") == "" {
 		req.Header.Set("Accept", "application/json, */*;q=0.5")
 	}
-	resp, err := l.client.RoundTrip(req)
+	resp, err := l.roundTrip(req)
 	if err != nil {
 		return legacyAnswer{}, classifyCallError(err, ctx)
 	}
@@ -192,6 +195,14 @@ func (l *Legacy) do(ctx context.Context, lr legacyRequest) (legacyAnswer, error)
 		return legacyAnswer{}, &callError{err: fmt.Errorf("legacy answer is larger than %d bytes", l.MaxResponseSize), sent: true}
 	}
 	return legacyAnswer{status: resp.StatusCode, header: resp.Header, body: data}, nil
+}
+
+// roundTrip sends req, unless a dry run intercepts it.
+func (l *Legacy) roundTrip(req *http.Request) (*http.Response, error) {
+	if l.intercept != nil {
+		return l.intercept(req)
+	}
+	return l.client.RoundTrip(req)
 }
 
 // readAnswer reads at most limit+1 bytes of an answer, in one allocation

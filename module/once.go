@@ -3,7 +3,6 @@ package billbridge
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -22,83 +21,105 @@ import (
 //  4. the same id with another payload is never forwarded (409);
 //  5. a legacy success completes the claim and keeps the answer;
 //  6. a legacy failure releases the claim so the gateway's retry gets
-//     through; a call that may have reached the legacy system is recorded
-//     as ambiguous, and the next attempt asks the lookup call first;
-//  7. an expired lease (a crashed instance) may be taken over, as ambiguous;
+//     through; an attempt that may have reached the legacy system is
+//     recorded as such, and the next attempt asks the lookup call first;
+//  7. an expired lease (a crashed instance) may be taken over, as uncertain;
 //  8. a store that cannot be reached fails closed (503) unless configured
 //     otherwise.
-func (h *Handler) once(r *http.Request, ev event) result {
+//
+// What each verdict does to the claim is the policy table's settle column.
+func (h *Handler) once(r *http.Request, ev *Event) Result {
+	p := h.profile.Payment
 	ctx := r.Context()
+	key := h.profile.Key + ":" + ev.ID
 	owner := newOwner()
-	claim, err := h.claim(ctx, ev, owner)
+	claim, err := h.claim(ctx, key, ev.Fingerprint, owner)
 	if err != nil {
-		h.metrics.dedupe(h.Flow, "store_error")
-		if h.OnStoreError == "allow" {
+		h.count(policies[StoreUnavailable].counter)
+		if p.OnStoreError == "allow" {
 			h.logger.Warn("store unreachable; posting without a claim (on_store_error allow)",
-				zap.String("flow", h.Flow), zap.String("event_id", ev.logID), zap.Error(err))
-			return h.flow.settle(h, ev, h.callLegacy(r, ev, true))
+				zap.String("flow", h.name), zap.String("event_id", ev.LogID), zap.Error(err))
+			res := h.judge(ev, h.send(ctx, ev, true))
+			h.mark(r, res, ev)
+			return h.acked(res)
 		}
-		return h.retryable("store_unavailable", "temporarily unable to process; retry later", err)
+		return Stop(StoreUnavailable, "", err)
 	}
 
 	switch claim.Outcome {
 	case store.Replay:
-		h.metrics.dedupe(h.Flow, "replay")
-		h.emit(r, "billbridge.duplicate", map[string]any{"event_id": ev.logID})
-		if h.OnDuplicate == "error" {
-			return result{status: http.StatusOK, body: h.flow.duplicate(), outcome: "duplicate"}
+		if p.OnDuplicate == "error" {
+			return h.marked(r, Result{Verdict: Duplicate, Body: h.profile.Duplicate}, ev)
 		}
 		resp := claim.Record.Response
-		return result{status: resp.Status, body: resp.Body, header: http.Header{"Content-Type": {resp.ContentType}}, outcome: "replay"}
+		return h.marked(r, Result{Verdict: Replayed, Status: resp.Status, Body: resp.Body,
+			Header: http.Header{"Content-Type": {resp.ContentType}}}, ev)
 	case store.InFlight:
-		h.metrics.dedupe(h.Flow, "in_flight")
-		return h.retryable("in_flight", "this transaction is being processed; retry later", nil)
+		return h.marked(r, Result{Verdict: InFlight}, ev)
 	case store.Conflict:
-		h.metrics.dedupe(h.Flow, "conflict")
 		h.logger.Warn("same transaction id with a different payload: not forwarded",
-			zap.String("flow", h.Flow), zap.String("event_id", ev.logID))
-		h.emit(r, "billbridge.conflict", map[string]any{"event_id": ev.logID})
-		return h.fail(http.StatusConflict, "conflict", "transaction id already used for a different payment", nil)
+			zap.String("flow", h.name), zap.String("event_id", ev.LogID))
+		return h.marked(r, Result{Verdict: Conflict}, ev)
 	}
-	h.metrics.dedupe(h.Flow, "claimed")
+	h.metrics.dedupe(h.name, "claimed")
 
 	res := h.attempt(r, ev, claim.Ambiguous)
+	res = h.acked(res)
+	h.mark(r, res, ev)
 
 	// The claim is settled even if the gateway went away: the outcome is
 	// what the legacy system did, not whether anyone is still listening.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if res.done {
-		err = h.store.Complete(sctx, ev.id, owner, store.Response{Status: res.status, ContentType: jsonType, Body: res.body}, time.Duration(h.Retention))
+	switch policies[res.Verdict].settle {
+	case complete:
+		a := h.shape(res)
+		err := h.store.Complete(sctx, key, owner, store.Response{Status: a.status, ContentType: a.header.Get("Content-Type"), Body: a.body}, time.Duration(p.Retention))
 		if errors.Is(err, store.ErrLeaseLost) {
-			h.logger.Error("claim expired before the legacy call finished; raise lease", zap.String("event_id", ev.logID))
+			h.logger.Error("claim expired before the legacy call finished; raise lease", zap.String("event_id", ev.LogID))
 		} else if err != nil {
 			// The legacy system has the payment but we could not record it:
 			// the next delivery will find the claim expired, count it as
-			// ambiguous and ask the lookup call before posting again.
-			h.logger.Error("could not record a completed payment", zap.String("event_id", ev.logID), zap.Error(err))
+			// uncertain and ask the lookup call before posting again.
+			h.logger.Error("could not record a completed payment", zap.String("event_id", ev.LogID), zap.Error(err))
 		}
-		return res
+	case releaseClean, releaseMaybe:
+		uncertain := policies[res.Verdict].settle == releaseMaybe
+		if err := h.store.Release(sctx, key, owner, uncertain, time.Duration(p.Retention)); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+			h.logger.Error("could not release a claim; the next delivery waits for its lease",
+				zap.String("event_id", ev.LogID), zap.Error(err))
+		}
+	default:
+		// A verdict that settles nothing (a bug in the table) must not
+		// leave the claim to expire silently: release it as uncertain.
+		_ = h.store.Release(sctx, key, owner, true, time.Duration(p.Retention))
 	}
-	if err := h.store.Release(sctx, ev.id, owner, res.ambiguous, time.Duration(h.Retention)); err != nil && !errors.Is(err, store.ErrLeaseLost) {
-		h.logger.Error("could not release a claim; the next delivery waits for its lease",
-			zap.String("event_id", ev.logID), zap.Error(err))
+	return res
+}
+
+// acked gives a payment the legacy system has the flow's acknowledgement.
+func (h *Handler) acked(res Result) Result {
+	if policies[res.Verdict].settle == complete && res.Body == nil {
+		res.Body = h.profile.Ack
 	}
-	if res.status < 500 {
-		// A failed attempt must make the gateway retry.
-		res.status = http.StatusBadGateway
-	}
-	h.emit(r, "billbridge.legacy_failed", map[string]any{"event_id": ev.logID, "legacy_status": res.legacy, "ambiguous": res.ambiguous})
+	return res
+}
+
+// marked counts and emits a verdict, then returns it.
+func (h *Handler) marked(r *http.Request, res Result, ev *Event) Result {
+	h.count(policies[res.Verdict].counter)
+	h.mark(r, res, ev)
 	return res
 }
 
 // claim takes the event's id, waiting up to DuplicateWait while another
 // delivery of it is in flight.
-func (h *Handler) claim(ctx context.Context, ev event, owner string) (store.ClaimResult, error) {
-	deadline := time.Now().Add(time.Duration(h.DuplicateWait))
+func (h *Handler) claim(ctx context.Context, key, fingerprint, owner string) (store.ClaimResult, error) {
+	p := h.profile.Payment
+	deadline := time.Now().Add(time.Duration(p.DuplicateWait))
 	pause := 25 * time.Millisecond
 	for {
-		c, err := h.store.Claim(ctx, ev.id, owner, ev.fingerprint, time.Duration(h.Lease), time.Duration(h.Retention))
+		c, err := h.store.Claim(ctx, key, owner, fingerprint, time.Duration(p.Lease), time.Duration(p.Retention))
 		if err != nil || c.Outcome != store.InFlight || time.Now().Add(pause).After(deadline) {
 			return c, err
 		}
@@ -113,42 +134,40 @@ func (h *Handler) claim(ctx context.Context, ev event, owner string) (store.Clai
 
 // attempt posts a claimed event, asking the lookup call first when an
 // earlier attempt may already have reached the legacy system.
-func (h *Handler) attempt(r *http.Request, ev event, ambiguous bool) result {
-	if ambiguous && !ev.noCall {
-		if h.compiled.lookup == nil {
+func (h *Handler) attempt(r *http.Request, ev *Event, uncertain bool) Result {
+	p := h.profile.Payment
+	if uncertain && ev.Call != nil {
+		if p.lookup == nil {
 			h.logger.Warn("an earlier attempt may have reached the legacy system and no lookup is configured; posting again with the same idempotency key",
-				zap.String("event_id", ev.logID))
+				zap.String("event_id", ev.LogID))
 		} else {
-			found, res := h.lookup(r, ev)
-			if res != nil {
-				return *res
+			found, stop := h.lookup(r.Context(), ev)
+			if stop != nil {
+				return *stop
 			}
 			if found {
-				h.metrics.dedupe(h.Flow, "found_by_lookup")
-				res := h.flow.settle(h, ev, callOutcome{known: true})
-				res.outcome = "found_by_lookup"
-				return res
+				return Result{Verdict: FoundByLookup}
 			}
 		}
 	}
-	return h.flow.settle(h, ev, h.callLegacy(r, ev, true))
+	return h.judge(ev, h.send(r.Context(), ev, true))
 }
 
-// lookup runs the lookup call. A non-nil result means it could not tell,
-// and the attempt ends there (still ambiguous).
-func (h *Handler) lookup(r *http.Request, ev event) (bool, *result) {
-	c := h.runCall(context.WithoutCancel(r.Context()), h.compiled.lookup, ev, true)
-	if c.err != nil {
-		res := h.retryable("lookup_failed", "temporarily unable to confirm an earlier attempt; retry later", c.err)
-		res.ambiguous = true
-		return false, &res
+// lookup asks the legacy system whether it has the payment. A non-nil
+// result means it could not tell, and the attempt ends there (still
+// uncertain): only an answer below 500 that found can judge is an answer.
+func (h *Handler) lookup(ctx context.Context, ev *Event) (bool, *Result) {
+	p := h.profile.Payment
+	out := h.call(context.WithoutCancel(ctx), p.lookup, ev, true)
+	if out.Err != nil {
+		return false, &Result{Verdict: LookupFailed, Err: out.Err}
 	}
-	found, err := h.compiled.found.Bool(ev.respond(c.res))
+	if out.Res.Status >= 500 {
+		return false, &Result{Verdict: LookupFailed, Legacy: out.Res.Status, Detail: "lookup answered a server error"}
+	}
+	found, err := p.found.Bool(ev.Respond(out.Res))
 	if err != nil {
-		res := h.retryable("lookup_failed", "temporarily unable to confirm an earlier attempt; retry later", fmt.Errorf("found: %w", err))
-		res.ambiguous = true
-		res.legacy = c.res.Status
-		return false, &res
+		return false, &Result{Verdict: LookupFailed, Legacy: out.Res.Status, Detail: "found: " + err.Error()}
 	}
 	return found, nil
 }

@@ -1,0 +1,56 @@
+package bill24
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	billbridge "github.com/billbridge/caddy-billbridge/module"
+	wire "github.com/billbridge/caddy-billbridge/module/bill24"
+)
+
+// Verify confirms the webhook with Bill24's Transaction Verify, when the
+// bill24 settings have a verify block: only a transaction Bill24 reports as
+// success, with the webhook's amount and currency, goes on.
+func (f *Webhook) Verify(ctx context.Context, ev *billbridge.Event) billbridge.Result {
+	if f.verifier == nil {
+		return billbridge.Result{Verdict: billbridge.Verified}
+	}
+	w := ev.Payload.(wire.Webhook)
+	t, err := f.verifier.Verify(ctx, w.ID)
+	switch {
+	case errors.Is(err, wire.ErrTransactionNotFound):
+		// Not (yet) known to Bill24: forged, or not visible yet. Either
+		// way nothing is posted; a genuine one goes through on a retry.
+		return billbridge.Stop(billbridge.VerifyUnknown, "transaction not found at Bill24; retry later", err)
+	case err != nil:
+		return billbridge.Stop(billbridge.VerifyUnavailable, "unable to verify the transaction with Bill24; retry later", err)
+	}
+	if strings.EqualFold(t.Status, "pending") {
+		return billbridge.Stop(billbridge.VerifyPending, "transaction is still pending at Bill24; retry later", nil)
+	}
+	if !strings.EqualFold(t.Status, "success") {
+		return mismatch("status " + billbridge.Truncate(t.Status, 32))
+	}
+	claimed, verified := w.TotalAmount, t.TotalAmount
+	if v, ok := w.Raw["tran_amount"]; ok && v != nil {
+		claimed, verified = w.TranAmount, t.TranAmount
+	}
+	if claimed.Cmp(verified) != 0 {
+		return mismatch("amount " + claimed.String() + " vs " + verified.String())
+	}
+	if w.Currency != t.Currency {
+		return mismatch("currency " + w.Currency + " vs " + t.Currency)
+	}
+	return billbridge.Result{Verdict: billbridge.Verified}
+}
+
+func mismatch(what string) billbridge.Result {
+	return billbridge.Result{Verdict: billbridge.VerifyMismatch, Detail: what}
+}
+
+// errStatus refuses a webhook whose status is not a completed payment.
+func errStatus(status string) error {
+	return fmt.Errorf("status %q is not a completed payment; nothing was posted", billbridge.Truncate(status, 64))
+}
