@@ -19,7 +19,7 @@ type Standalone struct {
 	// Logger takes the handlers' log lines; default: none.
 	Logger *zap.Logger
 	ctx    caddy.Context
-	end context.CancelFunc
+	end    context.CancelFunc
 }
 
 type standaloneKey struct{}
