@@ -135,6 +135,13 @@ func (f *fakeBill24) setTx(id, status, amount, currency string) {
 	f.tx[id] = `{"tran_id":"` + id + `","tran_date":"2024-11-29T16:58:16.727168","tran_amount":` + amount + `,"fee_amount":0,"total_amount":` + amount + `,"currency":"` + currency + `","identity_code":"37627011","bank_ref":"AC00112301","status":"` + status + `","customers":[]}`
 }
 
+// setTxData sets Bill24's record of a transaction as its JSON data.
+func (f *fakeBill24) setTxData(id, data string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tx[id] = data
+}
+
 func (f *fakeBill24) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.down.Load() {
 		answer(w, 502, `<html>bad gateway</html>`)

@@ -2,6 +2,7 @@ package caddyfile
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
@@ -39,8 +40,62 @@ http://localhost:9080 {
 			success ` + "`res.status == 200 && res.body.result == \"OK\"`" + `
 		}
 	}
+	handle /v/webhook {
+		billbridge bill24_webhook {
+			call POST /api/payments {
+				encode form
+				field txn_ref  ` + "`req.id`" + `
+				field amount   ` + "`req.amount`" + `
+				field fee      ` + "`req.fee_amount`" + `
+				field identity ` + "`req.identity_code`" + `
+				field purpose  ` + "`req.purpose_of_transaction`" + `
+				field bank_ref ` + "`req.bank_ref`" + `
+				field customer ` + "`req.customers[0].customer_code`" + `
+			}
+			success ` + "`res.status == 200 && res.body.result == \"OK\"`" + `
+		}
+	}
 }
 `
+
+// TestWebhookVerifyTampering delivers, for each field Transaction Verify
+// also gives, a tampered copy first and the genuine webhook after it: the
+// copy is refused, and the genuine one is posted once, with Bill24's
+// values.
+func TestWebhookVerifyTampering(t *testing.T) {
+	t.Setenv("BB_TEST_B24_SECRET", "b24-secret")
+	stub, b24 := newLegacyStub(t), newFakeBill24(t)
+	tester := caddytest.NewTester(t)
+	initServer(t, tester, fmt.Sprintf(verifyCaddyfile, stub.URL(), b24.srv.URL))
+	for _, tc := range []struct{ field, from, to string }{
+		{"identity_code", `"identity_code":"ID1"`, `"identity_code":"ID2"`},
+		{"purpose_of_transaction", `"purpose_of_transaction":"INV1"`, `"purpose_of_transaction":"INV9"`},
+		{"customer_code", `"customer_code":"C1"`, `"customer_code":"C9"`},
+		{"bank_ref", `"bank_ref":"AC1"`, `"bank_ref":"AC9"`},
+		{"fee_amount", `"fee_amount":1,"total_amount":46`, `"fee_amount":2,"total_amount":47`},
+	} {
+		t.Run(tc.field, func(t *testing.T) {
+			id := uniqueID(t, "tamper")
+			genuine := `{"tran_id":"` + id + `","tran_amount":45,"fee_amount":1,"total_amount":46,"currency":"USD","bank_ref":"AC1","identity_code":"ID1","purpose_of_transaction":"INV1","status":"success","customers":[{"customer_code":"C1","customer_name":"ម៉ៅ សាមន","amount":45}]}`
+			b24.setTxData(id, genuine)
+			tampered := strings.Replace(genuine, tc.from, tc.to, 1)
+			if status, body, _ := post(t, tester, "http://localhost:9080/v/webhook", "tok-webhook", tampered); status != 409 {
+				t.Errorf("tampered %s: %d %s, want 409", tc.field, status, body)
+			}
+			if status, body, _ := post(t, tester, "http://localhost:9080/v/webhook", "tok-webhook", genuine); status != 200 || body != ackOK {
+				t.Errorf("genuine after a tampered %s: %d %s", tc.field, status, body)
+			}
+			got := stub.ledger(id)
+			if len(got) != 1 {
+				t.Fatalf("posted %d times, want 1", len(got))
+			}
+			f := got[0].Form
+			if f.Get("identity") != "ID1" || f.Get("purpose") != "INV1" || f.Get("customer") != "C1" || f.Get("bank_ref") != "AC1" || f.Get("fee") != "1" || f.Get("amount") != "45" {
+				t.Errorf("posted %v, want Bill24's values", f)
+			}
+		})
+	}
+}
 
 func TestWebhookVerifiedWithBill24(t *testing.T) {
 	t.Setenv("BB_TEST_B24_SECRET", "b24-secret")

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/billbridge/caddy-billbridge/mappings"
 	billbridge "github.com/billbridge/caddy-billbridge/module"
 	wire "github.com/billbridge/caddy-billbridge/module/bill24"
 )
 
 // Verify confirms the webhook with Bill24's Transaction Verify, when the
 // bill24 settings have a verify block: only a transaction Bill24 reports as
-// success, with the webhook's amount and currency, goes on.
+// success, that agrees with the webhook on every field both give, goes on,
+// and the mappings see Bill24's record (see reconcile).
 func (f *Webhook) Verify(ctx context.Context, ev *billbridge.Event) billbridge.Result {
 	if f.verifier == nil {
 		return billbridge.Result{Verdict: billbridge.Verified}
@@ -33,16 +35,15 @@ func (f *Webhook) Verify(ctx context.Context, ev *billbridge.Event) billbridge.R
 	if !strings.EqualFold(t.Status, "success") {
 		return mismatch("status " + billbridge.Truncate(t.Status, 32))
 	}
-	claimed, verified := w.TotalAmount, t.TotalAmount
-	if v, ok := w.Raw["tran_amount"]; ok && v != nil {
-		claimed, verified = w.TranAmount, t.TranAmount
+	verified, what := reconcile(w, t)
+	if what != "" {
+		return mismatch(what)
 	}
-	if claimed.Cmp(verified) != 0 {
-		return mismatch("amount " + claimed.String() + " vs " + verified.String())
-	}
-	if w.Currency != t.Currency {
-		return mismatch("currency " + w.Currency + " vs " + t.Currency)
-	}
+	// From here on the mappings see Bill24's record.
+	ev.Payload = verified
+	ev.Env = webhookReqEnv{Req: verified}
+	ev.Respond = func(res mappings.Response) any { return webhookResEnv{Req: verified, Res: res} }
+	ev.Fingerprint = verified.Fingerprint()
 	return billbridge.Result{Verdict: billbridge.Verified}
 }
 
