@@ -165,6 +165,7 @@ const (
 
 	// The outbound step.
 	Posted            Verdict = "posted"
+	Already           Verdict = "already"
 	FoundByLookup     Verdict = "found_by_lookup"
 	LegacyRefused     Verdict = "legacy_refused"
 	LegacyFailed      Verdict = "legacy_failed"

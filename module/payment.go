@@ -23,6 +23,12 @@ type Payment struct {
 	// recognise "already have it" answers. Default: `res.status >= 200 && res.status < 300`.
 	Success string `json:"success,omitempty"`
 
+	// Already recognises the legacy system's "I already have this
+	// payment" answer, e.g. `res.status == 409 && res.body.result ==
+	// "DUPLICATE"`: such an answer completes the event as done, like a
+	// success. It is asked when success is false.
+	Already string `json:"already,omitempty"`
+
 	// Lookup asks the legacy system whether it already has a payment. It
 	// runs before posting again after an attempt that may have reached the
 	// legacy system (an answer of 500 or more, a timeout, a cut connection,
@@ -59,6 +65,7 @@ type Payment struct {
 
 	call    *CompiledCall
 	success *mappings.Program
+	already *mappings.Program
 	lookup  *CompiledCall
 	found   *mappings.Program
 }
@@ -122,6 +129,11 @@ func (p *Payment) Provision(app *App, reqEnv, resEnv any) error {
 	if p.success, err = comp.Compile(success, resEnv, mappings.KindBool); err != nil {
 		return fmt.Errorf("success: %v", err)
 	}
+	if p.Already != "" {
+		if p.already, err = comp.Compile(p.Already, resEnv, mappings.KindBool); err != nil {
+			return fmt.Errorf("already: %v", err)
+		}
+	}
 	if p.Lookup != nil {
 		if p.lookup, err = CompileCall(&p.Lookup.Call, comp, reqEnv, "lookup"); err != nil {
 			return err
@@ -158,6 +170,7 @@ func (p *Payment) idempotency(lr *legacyRequest, id string) {
 //
 //	call <method> <path> { … }
 //	success <expr>
+//	already <expr>
 //	lookup <method> <path> {
 //		<call subdirectives>
 //		found <expr>
@@ -171,7 +184,7 @@ func (p *Payment) idempotency(lr *legacyRequest, id string) {
 func (p *Payment) UnmarshalSubdirective(d *caddyfile.Dispenser, chk *ExprChecker, seen Once) (handled bool, err error) {
 	sub := d.Val()
 	switch sub {
-	case "call", "success", "lookup", "on_duplicate", "duplicate_wait", "lease", "retention", "idempotency_header", "on_store_error":
+	case "call", "success", "already", "lookup", "on_duplicate", "duplicate_wait", "lease", "retention", "idempotency_header", "on_store_error":
 	default:
 		return false, nil
 	}
@@ -185,7 +198,7 @@ func (p *Payment) UnmarshalSubdirective(d *caddyfile.Dispenser, chk *ExprChecker
 			return true, err
 		}
 		p.Call = c
-	case "success":
+	case "success", "already":
 		v, err := OneArg(d)
 		if err != nil {
 			return true, err
@@ -193,7 +206,11 @@ func (p *Payment) UnmarshalSubdirective(d *caddyfile.Dispenser, chk *ExprChecker
 		if err := chk.Response(d, v, mappings.KindBool); err != nil {
 			return true, err
 		}
-		p.Success = v
+		if sub == "success" {
+			p.Success = v
+		} else {
+			p.Already = v
+		}
 	case "lookup":
 		c, found, err := ParseCall(d, chk, true)
 		if err != nil {

@@ -75,6 +75,7 @@ var policies = map[Verdict]policy{
 	StoreUnavailable: {status: 503, retryAfter: true, level: zap.ErrorLevel, counter: "dedupe:store_error", message: "temporarily unable to process; retry later"},
 
 	Posted:            {status: 200, level: zap.InfoLevel, settle: complete},
+	Already:           {status: 200, level: zap.InfoLevel, counter: "dedupe:already", settle: complete},
 	FoundByLookup:     {status: 200, level: zap.InfoLevel, counter: "dedupe:found_by_lookup", settle: complete},
 	LegacyRefused:     {status: 502, level: zap.WarnLevel, event: "billbridge.legacy_failed", settle: releaseClean, message: "legacy system did not accept the payment"},
 	LegacyFailed:      {status: 502, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseMaybe, message: "legacy system failed"},
@@ -222,6 +223,15 @@ func (h *Handler) judge(ev *Event, out Outcome) Result {
 	}
 	if ok {
 		return Result{Verdict: Posted, Legacy: out.Res.Status}
+	}
+	if p.already != nil {
+		had, err := p.already.Bool(ev.Respond(out.Res))
+		if err != nil {
+			return Result{Verdict: AnswerUnreadable, Err: fmt.Errorf("already: %w", err), Legacy: out.Res.Status}
+		}
+		if had {
+			return Result{Verdict: Already, Legacy: out.Res.Status}
+		}
 	}
 	if out.Res.Status >= 500 {
 		return Result{Verdict: LegacyFailed, Message: fmt.Sprintf("legacy system failed (HTTP %d)", out.Res.Status), Legacy: out.Res.Status}

@@ -168,3 +168,22 @@ func standalone(t *testing.T) *billbridge.Standalone {
 	t.Cleanup(s.Close)
 	return s
 }
+
+// TestWebhookAlready: the legacy system's "I already have it" completes
+// the payment; without `already` the same answer is a refusal to retry.
+func TestWebhookAlready(t *testing.T) {
+	src := "billbridge bill24_webhook {\n\tcall POST /api/payments\n\tsuccess `res.status == 200`\n\talready `res.status == 409 && res.body.result == \"DUPLICATE\"`\n}"
+	env := newFlowEnv(t, src, 409, `{"result":"DUPLICATE"}`)
+	for i := range 2 {
+		if status, body, _ := env.do(t, http.MethodPost, "t", webhookBody("dup-1", "success")); status != 200 || body != `{"status":"Success","message":"SUCCESS"}` {
+			t.Fatalf("delivery %d: %d %s", i+1, status, body)
+		}
+	}
+	if n := env.posts.Load(); n != 1 {
+		t.Errorf("legacy saw %d posts, want 1 (the second delivery is a replay)", n)
+	}
+	other := newFlowEnv(t, src, 409, `{"result":"CONFLICT"}`)
+	if status, _, _ := other.do(t, http.MethodPost, "t", webhookBody("dup-2", "success")); status != 502 {
+		t.Errorf("a 409 that is not DUPLICATE: %d, want 502", status)
+	}
+}
