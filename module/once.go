@@ -84,17 +84,30 @@ func (h *Handler) once(r *http.Request, ev *Event) Result {
 			h.logger.Error("could not record a completed payment", zap.String("event_id", ev.LogID), zap.Error(err))
 		}
 	case releaseClean, releaseMaybe:
-		uncertain := policies[res.Verdict].settle == releaseMaybe
-		if err := h.store.Release(sctx, key, owner, uncertain, time.Duration(p.Retention)); err != nil && !errors.Is(err, store.ErrLeaseLost) {
-			h.logger.Error("could not release a claim; the next delivery waits for its lease",
-				zap.String("event_id", ev.LogID), zap.Error(err))
-		}
+		h.release(sctx, key, owner, ev, policies[res.Verdict].settle == releaseMaybe)
+	case releaseLater:
+		// Held, not released, for one legacy timeout: a delivery meanwhile
+		// finds the event in flight. Should this process die first, the
+		// lease runs out later and the next claim counts as uncertain too.
+		time.AfterFunc(time.Duration(h.app.Legacy.Timeout), func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			h.release(ctx, key, owner, ev, true)
+		})
 	default:
 		// A verdict that settles nothing (a bug in the table) must not
 		// leave the claim to expire silently: release it as uncertain.
 		_ = h.store.Release(sctx, key, owner, true, time.Duration(p.Retention))
 	}
 	return res
+}
+
+// release gives a claim up after a failed attempt.
+func (h *Handler) release(ctx context.Context, key, owner string, ev *Event, uncertain bool) {
+	if err := h.store.Release(ctx, key, owner, uncertain, time.Duration(h.profile.Payment.Retention)); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+		h.logger.Error("could not release a claim; the next delivery waits for its lease",
+			zap.String("event_id", ev.LogID), zap.Error(err))
+	}
 }
 
 // acked gives a payment the legacy system has the flow's acknowledgement.

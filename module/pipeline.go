@@ -38,6 +38,12 @@ const (
 	complete                   // the legacy system has it: done, answer kept for replay
 	releaseClean               // certainly not booked: the next delivery posts again
 	releaseMaybe               // may be booked: the next delivery asks lookup first
+	// releaseLater is releaseMaybe after a request that may still be
+	// booking: the legacy system gets one more legacy timeout to finish
+	// before the next delivery asks lookup (until then it is answered 503
+	// with Retry-After), or the lookup would not find a payment that is
+	// about to land, and post it again.
+	releaseLater
 )
 
 // policy is what a verdict means.
@@ -78,11 +84,11 @@ var policies = map[Verdict]policy{
 	Already:           {status: 200, level: zap.InfoLevel, counter: "dedupe:already", settle: complete},
 	FoundByLookup:     {status: 200, level: zap.InfoLevel, counter: "dedupe:found_by_lookup", settle: complete},
 	LegacyRefused:     {status: 502, level: zap.WarnLevel, event: "billbridge.legacy_failed", settle: releaseClean, message: "legacy system did not accept the payment"},
-	LegacyFailed:      {status: 502, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseMaybe, message: "legacy system failed"},
-	LegacyTimeout:     {status: 504, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseMaybe, message: "legacy system timed out"},
+	LegacyFailed:      {status: 502, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseLater, message: "legacy system failed"},
+	LegacyTimeout:     {status: 504, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseLater, message: "legacy system timed out"},
 	LegacyUnreachable: {status: 502, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseClean, message: "legacy system unreachable"},
 	RequestUnmapped:   {status: 500, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseClean, message: "cannot build the legacy request"},
-	AnswerUnreadable:  {status: 502, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseMaybe, message: "cannot read the legacy answer"},
+	AnswerUnreadable:  {status: 502, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseLater, message: "cannot read the legacy answer"},
 	LookupFailed:      {status: 503, retryAfter: true, level: zap.WarnLevel, settle: releaseMaybe, message: "temporarily unable to confirm an earlier attempt; retry later"},
 	UpstreamRefused:   {status: 502, level: zap.WarnLevel, message: "the gateway refused the request"},
 	UpstreamDown:      {status: 503, retryAfter: true, level: zap.ErrorLevel, message: "the gateway is unavailable; retry later"},
@@ -333,7 +339,7 @@ func (h *Handler) mark(r *http.Request, res Result, ev *Event) {
 		data["legacy_status"] = res.Legacy
 	}
 	if pol.settle != keep {
-		data["uncertain"] = pol.settle == releaseMaybe
+		data["uncertain"] = pol.settle == releaseMaybe || pol.settle == releaseLater
 	}
 	h.events.Emit(h.ctx, pol.event, data)
 }
