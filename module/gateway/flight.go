@@ -84,6 +84,16 @@ func (f *Flight[V]) Do(ctx context.Context, key string, fn func(context.Context)
 	return zero, ctx.Err()
 }
 
+// Waiting is how many callers wait for key's call in flight; 0 if none.
+func (f *Flight[V]) Waiting(key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c := f.calls[key]; c != nil {
+		return c.n
+	}
+	return 0
+}
+
 // callContext is the context a shared call runs with.
 func (f *Flight[V]) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	cctx := context.WithoutCancel(ctx)

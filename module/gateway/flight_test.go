@@ -57,7 +57,7 @@ func TestFlightShares(t *testing.T) {
 		})
 	}
 	// Let the joiners join: they wait on the held call.
-	for f.waiting("B1") != 5 {
+	for f.Waiting("B1") != 5 {
 		time.Sleep(time.Millisecond)
 	}
 	close(h.release)
@@ -90,7 +90,7 @@ func TestFlightCallerLeaves(t *testing.T) {
 	wg1.Go(func() { _, firstErr = f.Do(first, "B1", h.fn) })
 	<-h.started
 	wg2.Go(func() { second, secondErr = f.Do(t.Context(), "B1", h.fn) })
-	for f.waiting("B1") != 2 {
+	for f.Waiting("B1") != 2 {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
@@ -171,7 +171,7 @@ func TestFlightKeep(t *testing.T) {
 		v, _ := f.Do(t.Context(), "token", h.fn)
 		got <- v
 	}()
-	for f.waiting("token") != 1 {
+	for f.Waiting("token") != 1 {
 		time.Sleep(time.Millisecond)
 	}
 	close(h.release)
@@ -190,14 +190,4 @@ func TestFlightKeep(t *testing.T) {
 		}
 		return 0, nil
 	})
-}
-
-// waiting is how many callers wait for key's call.
-func (f *Flight[V]) waiting(key string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if c := f.calls[key]; c != nil {
-		return c.n
-	}
-	return 0
 }

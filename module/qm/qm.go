@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/billbridge/caddy-billbridge/module/gateway"
 )
 
 // Sign returns QM's signature of a request: the lowercase hex MD5 of the
@@ -99,7 +101,9 @@ type Client struct {
 	timeout    time.Duration
 	maxRetries int
 	limiter    *rate.Limiter
-	hc         *http.Client
+	gw         *gateway.Client
+	// requeries shares one Requery among concurrent callers for a bill.
+	requeries gateway.Flight[Bill]
 
 	// Retry backoff without Retry-After: exponential from backoffBase,
 	// capped at backoffMax, with jitter. Tests shorten them.
@@ -157,15 +161,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	r := cmpOr(cfg.Rate, DefaultRate)
 	c.limiter = rate.NewLimiter(rate.Limit(r), cmpOr(cfg.Burst, DefaultBurst))
-	if cfg.HTTPClient != nil {
-		hc := *cfg.HTTPClient
-		c.hc = &hc
-	} else {
-		c.hc = &http.Client{}
-	}
-	if c.hc.CheckRedirect == nil {
-		c.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	}
+	c.gw = gateway.NewClient(cfg.HTTPClient, c.timeout, maxAnswer)
 	return c, nil
 }
 
@@ -198,7 +194,7 @@ func (e *APIError) Error() string {
 
 // Temporary reports whether trying again later may succeed: QM answered
 // 429 (rate limited) or a 5xx.
-func (e *APIError) Temporary() bool { return temporaryStatus(e.HTTPStatus) }
+func (e *APIError) Temporary() bool { return gateway.TemporaryStatus(e.HTTPStatus) }
 
 // ResponseError is an answer that is not a usable QM envelope: not JSON,
 // no code, no data, a field of the wrong type, an HTML error page from a
@@ -215,7 +211,7 @@ func (e *ResponseError) Error() string {
 
 // Temporary reports whether the answer came with HTTP 429 or a 5xx: a
 // gateway's error page is worth retrying, a malformed 2xx is not.
-func (e *ResponseError) Temporary() bool { return temporaryStatus(e.HTTPStatus) }
+func (e *ResponseError) Temporary() bool { return gateway.TemporaryStatus(e.HTTPStatus) }
 
 // TransportError is a call that got no answer: the connection failed, the
 // attempt timed out, or the context ended (while waiting for the rate
@@ -238,12 +234,5 @@ func (e *TransportError) Temporary() bool { return true }
 
 // IsTemporary reports whether err, or an error it wraps, says that trying
 // again later may succeed: an APIError or ResponseError with HTTP 429 or
-// 5xx, or a TransportError.
-func IsTemporary(err error) bool {
-	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && t.Temporary()
-}
-
-func temporaryStatus(status int) bool {
-	return status == http.StatusTooManyRequests || status >= 500
-}
+// 5xx, or a TransportError. It is gateway.IsTemporary.
+func IsTemporary(err error) bool { return gateway.IsTemporary(err) }
