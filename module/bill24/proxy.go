@@ -31,7 +31,7 @@ type ProxyRequest struct {
 // DecodeProxyRequest parses and validates a proxy lookup body.
 func DecodeProxyRequest(body []byte) (ProxyRequest, error) {
 	var p ProxyRequest
-	raw, err := gateway.DecodeObject(body, "request body")
+	raw, err := decodeBody(body)
 	if err != nil {
 		return p, err
 	}
@@ -55,4 +55,20 @@ func DecodeProxyRequest(body []byte) (ProxyRequest, error) {
 	p.ConsumerCode = code
 	p.Raw = raw
 	return p, nil
+}
+
+// decodeBody decodes a request body with gateway.DecodeObject, its errors
+// worded as Bill24 has always been answered them.
+func decodeBody(body []byte) (map[string]any, error) {
+	m, err := gateway.DecodeObject(body, "request body")
+	var de *gateway.DecodeError
+	if errors.As(err, &de) {
+		switch de.Problem {
+		case gateway.NotObject:
+			return nil, errors.New("request body must be a JSON object")
+		case gateway.Malformed:
+			return nil, fmt.Errorf("malformed JSON: %w", de.Err)
+		}
+	}
+	return m, err
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/billbridge/caddy-billbridge/internal/text"
 	"github.com/billbridge/caddy-billbridge/mappings"
-	"github.com/billbridge/caddy-billbridge/module/gateway"
 )
 
 // MaxIDLen bounds transaction ids; Bill24's are UUIDs or shorter.
@@ -100,7 +99,7 @@ var amountFields = []string{"tran_amount", "fee_amount", "customer_fee", "suppli
 // currency's number of decimal places; a currency missing from it may have 2.
 func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 	var w Webhook
-	raw, err := gateway.DecodeObject(body, "request body")
+	raw, err := decodeBody(body)
 	if err != nil {
 		return w, err
 	}

@@ -35,27 +35,64 @@ func Marshal(v any) ([]byte, error) {
 // number a mappings.Decimal, so that no amount ever passes through
 // float64. Whitespace around the object is allowed, anything else after
 // it is not, and invalid UTF-8 is refused rather than silently replaced.
-// what names the document in errors ("the answer", "request body").
+// what names the document in errors ("the answer", "request body"). Its
+// error is a *DecodeError.
 func DecodeObject(body []byte, what string) (map[string]any, error) {
 	body = bytes.TrimSpace(body)
 	switch {
 	case len(body) == 0:
-		return nil, fmt.Errorf("%s is empty", what)
+		return nil, &DecodeError{What: what, Problem: Empty}
 	case !utf8.Valid(body):
-		return nil, fmt.Errorf("%s is not valid UTF-8", what)
+		return nil, &DecodeError{What: what, Problem: NotUTF8}
 	case body[0] != '{':
-		return nil, fmt.Errorf("%s is not a JSON object", what)
+		return nil, &DecodeError{What: what, Problem: NotObject}
 	}
 	v, err := mappings.ParseJSON(body)
 	if err != nil {
-		return nil, fmt.Errorf("%s is malformed JSON: %w", what, err)
+		return nil, &DecodeError{What: what, Problem: Malformed, Err: err}
 	}
 	m, ok := v.(map[string]any)
 	if !ok { // cannot happen: the body starts with '{'
-		return nil, fmt.Errorf("%s is not a JSON object", what)
+		return nil, &DecodeError{What: what, Problem: NotObject}
 	}
 	return m, nil
 }
+
+// Problem is what DecodeObject found wrong with a document.
+type Problem int
+
+// The problems DecodeObject reports.
+const (
+	Empty     Problem = iota + 1 // nothing but whitespace
+	NotUTF8                      // not valid UTF-8
+	NotObject                    // valid, but not a JSON object
+	Malformed                    // not JSON, or more than one value
+)
+
+// A DecodeError is DecodeObject's error. A gateway that answers with
+// its own wording of these errors reads Problem; Error is a sentence
+// naming the document: "the answer is not a JSON object".
+type DecodeError struct {
+	What    string
+	Problem Problem
+	// Err is mappings.ParseJSON's error, for Malformed.
+	Err error
+}
+
+func (e *DecodeError) Error() string {
+	switch e.Problem {
+	case Empty:
+		return e.What + " is empty"
+	case NotUTF8:
+		return e.What + " is not valid UTF-8"
+	case NotObject:
+		return e.What + " is not a JSON object"
+	}
+	return e.What + " is malformed JSON: " + e.Err.Error()
+}
+
+// Unwrap returns the parser's error, if any.
+func (e *DecodeError) Unwrap() error { return e.Err }
 
 // ErrNotNumber: Number was given a value that is not a JSON number.
 var ErrNotNumber = errors.New("not a number")

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -51,6 +52,18 @@ func TestDecodeObject(t *testing.T) {
 		if _, err := DecodeObject([]byte(tt.body), "the answer"); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("DecodeObject(%.40q) = %v, want %q", tt.body, err, tt.want)
 		}
+	}
+	// The problem is there to read, and the parser's error to unwrap.
+	for body, want := range map[string]Problem{"": Empty, "\xff": NotUTF8, "[]": NotObject, "{": Malformed} {
+		_, err := DecodeObject([]byte(body), "x")
+		var de *DecodeError
+		if !errors.As(err, &de) || de.Problem != want || de.What != "x" {
+			t.Errorf("DecodeObject(%q) = %#v, want problem %d", body, err, want)
+		}
+	}
+	_, err = DecodeObject([]byte(`{"a":1e5000}`), "x")
+	if errors.Unwrap(err) == nil {
+		t.Errorf("a parser error does not unwrap: %#v", err)
 	}
 }
 
