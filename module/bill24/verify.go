@@ -243,20 +243,9 @@ type bearer struct {
 // NewVerifier checks cfg and returns a Verifier. It makes no call: the
 // first Verify authorizes.
 func NewVerifier(cfg VerifyConfig) (*Verifier, error) {
-	u, err := url.Parse(cfg.BaseURL)
-	switch {
-	case cfg.BaseURL == "":
-		return nil, errors.New("bill24: verify base url is required")
-	case err != nil:
-		return nil, errors.New("bill24: verify base url is not a url")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("bill24: verify base url must be http or https, not %q", text.Truncate(u.Scheme, 16))
-	case u.Host == "" || u.Hostname() == "":
-		return nil, errors.New("bill24: verify base url has no host")
-	case u.User != nil:
-		return nil, errors.New("bill24: verify base url must not hold user info")
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, errors.New("bill24: verify base url must not have a query or a fragment")
+	base, err := gateway.BaseURL("bill24: verify base url", cfg.BaseURL)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case cfg.ClientID == "":
@@ -268,7 +257,6 @@ func NewVerifier(cfg VerifyConfig) (*Verifier, error) {
 	case cfg.RefreshBefore < 0:
 		return nil, errors.New("bill24: verify refresh_before must not be negative")
 	}
-	base := strings.TrimRight(u.String(), "/")
 	c := &verifyConfig{
 		base:          base,
 		clientID:      cfg.ClientID,

@@ -16,7 +16,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -116,20 +115,9 @@ type Client struct {
 
 // New checks cfg and returns a Client.
 func New(cfg Config) (*Client, error) {
-	u, err := url.Parse(cfg.BaseURL)
-	switch {
-	case cfg.BaseURL == "":
-		return nil, errors.New("qm: base url is required")
-	case err != nil:
-		return nil, errors.New("qm: base url is not a url")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("qm: base url must be http or https, not %q", u.Scheme)
-	case u.Host == "" || u.Hostname() == "":
-		return nil, errors.New("qm: base url has no host")
-	case u.User != nil:
-		return nil, errors.New("qm: base url must not hold user info")
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, errors.New("qm: base url must not have a query or a fragment")
+	base, err := gateway.BaseURL("qm: base url", cfg.BaseURL)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Key == "" {
 		return nil, errors.New("qm: api key is required")
@@ -147,7 +135,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("qm: burst must not be negative")
 	}
 	c := &Client{
-		base:          strings.TrimRight(u.String(), "/"),
+		base:          base,
 		key:           cfg.Key,
 		secret:        cfg.Secret,
 		timeout:       cmpOr(cfg.Timeout, DefaultTimeout),
