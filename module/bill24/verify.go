@@ -1,6 +1,7 @@
 package bill24
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -262,8 +263,8 @@ func NewVerifier(cfg VerifyConfig) (*Verifier, error) {
 		clientID:      cfg.ClientID,
 		secret:        cfg.Secret,
 		merchantToken: cfg.MerchantToken,
-		timeout:       cmp0(cfg.Timeout, DefaultVerifyTimeout),
-		refreshBefore: cmp0(cfg.RefreshBefore, DefaultRefreshBefore),
+		timeout:       cmp.Or(cfg.Timeout, DefaultVerifyTimeout),
+		refreshBefore: cmp.Or(cfg.RefreshBefore, DefaultRefreshBefore),
 		now:           cfg.Now,
 	}
 	if c.now == nil {
@@ -277,13 +278,6 @@ func NewVerifier(cfg VerifyConfig) (*Verifier, error) {
 		tokens:    gateway.Flight[*bearer]{Keep: true},
 	}
 	return v, nil
-}
-
-func cmp0(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // String describes v without its secrets.

@@ -8,6 +8,7 @@
 package qm
 
 import (
+	"cmp"
 	"crypto/md5"
 	"crypto/subtle"
 	"encoding/hex"
@@ -138,8 +139,8 @@ func New(cfg Config) (*Client, error) {
 		base:          base,
 		key:           cfg.Key,
 		secret:        cfg.Secret,
-		timeout:       cmpOr(cfg.Timeout, DefaultTimeout),
-		maxRetries:    cmpOr(cfg.MaxRetries, DefaultMaxRetries),
+		timeout:       cmp.Or(cfg.Timeout, DefaultTimeout),
+		maxRetries:    cmp.Or(cfg.MaxRetries, DefaultMaxRetries),
 		backoffBase:   200 * time.Millisecond,
 		backoffMax:    2 * time.Second,
 		maxRetryAfter: 10 * time.Second,
@@ -147,19 +148,10 @@ func New(cfg Config) (*Client, error) {
 	if c.maxRetries < 0 {
 		c.maxRetries = 0
 	}
-	r := cmpOr(cfg.Rate, DefaultRate)
-	c.limiter = rate.NewLimiter(rate.Limit(r), cmpOr(cfg.Burst, DefaultBurst))
+	r := cmp.Or(cfg.Rate, DefaultRate)
+	c.limiter = rate.NewLimiter(rate.Limit(r), cmp.Or(cfg.Burst, DefaultBurst))
 	c.gw = gateway.NewClient(cfg.HTTPClient, c.timeout, maxAnswer)
 	return c, nil
-}
-
-// cmpOr returns v, or def if v is zero.
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // APIError is an answer in QM's envelope with a non-zero code
