@@ -93,7 +93,8 @@ type Config struct {
 }
 
 // Client calls QM's billing API. It is safe for concurrent use; all calls
-// share one rate limiter.
+// share one rate limiter, and concurrent Requery calls for one bill share
+// one call to QM.
 type Client struct {
 	base       string // without a trailing slash
 	key        string
