@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/billbridge/caddy-billbridge/internal/text"
 	"github.com/billbridge/caddy-billbridge/mappings"
 )
 
@@ -51,7 +52,7 @@ func FuzzDecodeProxyRequest(f *testing.F) {
 			t.Fatalf("accepted invalid JSON or UTF-8: %q", body)
 		}
 		c := p.ConsumerCode
-		if c == "" || utf8.RuneCountInString(c) > MaxConsumerCodeLen || !utf8.ValidString(c) || !printable(c) {
+		if c == "" || utf8.RuneCountInString(c) > MaxConsumerCodeLen || !utf8.ValidString(c) || !text.Printable(c) {
 			t.Fatalf("accepted consumer_code %q", c)
 		}
 		if p.Raw["consumer_code"] != c {
@@ -95,7 +96,7 @@ func FuzzDecodeWebhook(f *testing.F) {
 		if !json.Valid(bytes.TrimSpace(body)) || !utf8.Valid(body) {
 			t.Fatalf("accepted invalid JSON or UTF-8: %q", body)
 		}
-		if w.ID == "" || len(w.ID) > MaxIDLen || !printable(w.ID) {
+		if w.ID == "" || len(w.ID) > MaxIDLen || !text.Printable(w.ID) {
 			t.Fatalf("accepted id %q", w.ID)
 		}
 		switch {

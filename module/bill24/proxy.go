@@ -4,13 +4,12 @@
 package bill24
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"unicode"
 	"unicode/utf8"
 
-	"github.com/billbridge/caddy-billbridge/mappings"
+	"github.com/billbridge/caddy-billbridge/internal/text"
+	"github.com/billbridge/caddy-billbridge/module/gateway"
 )
 
 // MaxConsumerCodeLen bounds consumer_code. Bill24's examples are 8–15
@@ -32,7 +31,7 @@ type ProxyRequest struct {
 // DecodeProxyRequest parses and validates a proxy lookup body.
 func DecodeProxyRequest(body []byte) (ProxyRequest, error) {
 	var p ProxyRequest
-	raw, err := decodeObject(body)
+	raw, err := decodeBody(body)
 	if err != nil {
 		return p, err
 	}
@@ -50,7 +49,7 @@ func DecodeProxyRequest(body []byte) (ProxyRequest, error) {
 	if utf8.RuneCountInString(code) > MaxConsumerCodeLen {
 		return p, fmt.Errorf("consumer_code is longer than %d characters", MaxConsumerCodeLen)
 	}
-	if !printable(code) {
+	if !text.Printable(code) {
 		return p, errors.New("consumer_code contains control characters")
 	}
 	p.ConsumerCode = code
@@ -58,32 +57,18 @@ func DecodeProxyRequest(body []byte) (ProxyRequest, error) {
 	return p, nil
 }
 
-// decodeObject decodes a JSON object exactly: whole numbers become int and
-// others mappings.Decimal (never float64), trailing data is an error, and
-// invalid UTF-8 is refused rather than silently replaced.
-func decodeObject(body []byte) (map[string]any, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, errors.New("request body is empty")
-	}
-	if !utf8.Valid(body) {
-		return nil, errors.New("request body is not valid UTF-8")
-	}
-	if body[0] != '{' {
-		return nil, errors.New("request body must be a JSON object")
-	}
-	v, err := mappings.ParseJSON(body)
-	if err != nil {
-		return nil, fmt.Errorf("malformed JSON: %v", err)
-	}
-	return v.(map[string]any), nil
-}
-
-func printable(s string) bool {
-	for _, r := range s {
-		if unicode.IsControl(r) { // C0, DEL and C1 (U+0080–U+009F)
-			return false
+// decodeBody decodes a request body with gateway.DecodeObject, its errors
+// worded as Bill24 has always been answered them.
+func decodeBody(body []byte) (map[string]any, error) {
+	m, err := gateway.DecodeObject(body, "request body")
+	var de *gateway.DecodeError
+	if errors.As(err, &de) {
+		switch de.Problem {
+		case gateway.NotObject:
+			return nil, errors.New("request body must be a JSON object")
+		case gateway.Malformed:
+			return nil, fmt.Errorf("malformed JSON: %w", de.Err)
 		}
 	}
-	return true
+	return m, err
 }

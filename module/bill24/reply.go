@@ -1,12 +1,11 @@
 package bill24
 
 import (
-	"bytes"
-	"encoding/json"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/billbridge/caddy-billbridge/mappings"
+	"github.com/billbridge/caddy-billbridge/module/gateway"
 )
 
 // ProxyData is the data object of a proxy answer, field for field as
@@ -59,16 +58,9 @@ var AckSuccess = WebhookAck{Status: "Success", Message: "SUCCESS"}
 var AckDuplicate = WebhookAck{Status: "Error", Message: "Error"}
 
 // Marshal encodes v as Bill24 reads it: UTF-8 passed through as is (no \u
-// escapes for Khmer, no HTML escaping), no trailing newline.
-func Marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
+// escapes for Khmer, no HTML escaping), no trailing newline. It is
+// gateway.Marshal.
+func Marshal(v any) ([]byte, error) { return gateway.Marshal(v) }
 
 // AppendJSON appends r as JSON, byte for byte what Marshal(r) writes, without
 // reflection: this is the answer to every proxy lookup.

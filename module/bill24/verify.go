@@ -1,13 +1,12 @@
 package bill24
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,7 +16,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/billbridge/caddy-billbridge/internal/text"
 	"github.com/billbridge/caddy-billbridge/mappings"
+	"github.com/billbridge/caddy-billbridge/module/gateway"
 )
 
 // Defaults of VerifyConfig.
@@ -50,6 +51,8 @@ const (
 	maxTokenLen = 8 << 10
 	// maxMessageLen bounds Bill24's texts quoted in an error.
 	maxMessageLen = 200
+	// maxQuote bounds a value of ours quoted in an error.
+	maxQuote = 64
 )
 
 // VerifyConfig configures a Verifier (protocols.md B.2, B.4).
@@ -71,8 +74,8 @@ type VerifyConfig struct {
 	RefreshBefore time.Duration
 	// HTTPClient sends the requests; nil means a client of its own. A
 	// client that follows redirects on its own is given a CheckRedirect
-	// that does not: a redirect would carry the bearer token, or the
-	// secret, wherever it points.
+	// that does not (gateway.NoRedirects): a redirect would carry the
+	// bearer token, or the secret, wherever it points.
 	HTTPClient *http.Client
 	// Now tells the time; nil means time.Now. For tests.
 	Now func() time.Time
@@ -172,25 +175,9 @@ func (e *VerifyError) Temporary() bool { return e.temporary }
 // succeed, so that the webhook should be retried rather than refused:
 // network errors, timeouts, a canceled context, HTTP 429 and 5xx from
 // either endpoint. ErrTransactionNotFound, refused credentials, a
-// malformed 2xx answer and a second 401 are not temporary.
-func IsTemporary(err error) bool {
-	if err == nil {
-		return false
-	}
-	var ve *VerifyError
-	if errors.As(err, &ve) {
-		return ve.temporary
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne)
-}
-
-func temporaryStatus(status int) bool {
-	return status == http.StatusTooManyRequests || status >= 500
-}
+// malformed 2xx answer and a second 401 are not temporary. It is
+// gateway.IsTemporary.
+func IsTemporary(err error) bool { return gateway.IsTemporary(err) }
 
 // Verifier asks Bill24's Transaction Verify API about transactions. It
 // keeps one bearer token, shared by all calls, and renews it before it
@@ -201,29 +188,35 @@ func temporaryStatus(status int) bool {
 //     RefreshBefore ahead of its tokenExpireTime. A missing or unreadable
 //     tokenExpireTime counts as UnknownTokenLifetime from now. A zone-less
 //     time is Phnom Penh time (UTC+7).
-//   - At most one authorize call is in flight: callers that need a token
-//     while one is being fetched wait for it (or, while the current token
-//     has not yet expired, keep using it).
+//   - At most one authorize call is in flight (a gateway.Flight): callers
+//     that need a token while one is being fetched wait for it (or, while
+//     the current token has not yet expired, keep using it).
 //   - If renewing fails while the current token has not expired, the
 //     current token goes on being used, and renewing is tried again
 //     5 seconds later at the earliest.
 //   - A verify call answered 401 drops the token and is tried once more
 //     with a token from an authorize call that began after the 401 was
 //     seen, so that it cannot be one Bill24 revoked along with it.
+//   - Nothing else is retried, a 429 or a 5xx included: Verify runs while
+//     Bill24 waits for the webhook's answer, and Bill24 delivers the
+//     webhook again after a temporary error.
 //
 // The authorize call runs on its own, with Timeout and the values of the
 // context that started it but not its cancellation: a caller that gives
 // up does not fail the others waiting for the same token.
 type Verifier struct {
 	cfg       *verifyConfig // a pointer, so that %v of a Verifier prints no secret
-	hc        *http.Client
+	gw        *gateway.Client
 	authorize string // URL
 	verify    string // URL
+	// tokens runs the authorize calls, one at a time; Keep, as a token is
+	// worth having even when every caller that asked for it gave up.
+	tokens gateway.Flight[*bearer]
 
 	mu       sync.Mutex
-	cur      *bearer    // the token in use; nil if none
-	inflight *tokenCall // the authorize call in flight; nil if none
-	seq      uint64     // number of authorize calls begun
+	cur      *bearer // the token in use; nil if none
+	renewing bool    // an authorize call is in flight
+	seq      uint64  // number of authorize calls begun
 	// quietUntil: renewing failed; until then, use cur while it has not
 	// expired rather than try again.
 	quietUntil time.Time
@@ -248,30 +241,12 @@ type bearer struct {
 	deadAfter uint64
 }
 
-type tokenCall struct {
-	seq  uint64
-	done chan struct{}
-	tok  *bearer // set before done is closed
-	err  error
-}
-
 // NewVerifier checks cfg and returns a Verifier. It makes no call: the
 // first Verify authorizes.
 func NewVerifier(cfg VerifyConfig) (*Verifier, error) {
-	u, err := url.Parse(cfg.BaseURL)
-	switch {
-	case cfg.BaseURL == "":
-		return nil, errors.New("bill24: verify base url is required")
-	case err != nil:
-		return nil, errors.New("bill24: verify base url is not a url")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("bill24: verify base url must be http or https, not %q", truncate(u.Scheme, 16))
-	case u.Host == "" || u.Hostname() == "":
-		return nil, errors.New("bill24: verify base url has no host")
-	case u.User != nil:
-		return nil, errors.New("bill24: verify base url must not hold user info")
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, errors.New("bill24: verify base url must not have a query or a fragment")
+	base, err := gateway.BaseURL("bill24: verify base url", cfg.BaseURL)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case cfg.ClientID == "":
@@ -283,14 +258,13 @@ func NewVerifier(cfg VerifyConfig) (*Verifier, error) {
 	case cfg.RefreshBefore < 0:
 		return nil, errors.New("bill24: verify refresh_before must not be negative")
 	}
-	base := strings.TrimRight(u.String(), "/")
 	c := &verifyConfig{
 		base:          base,
 		clientID:      cfg.ClientID,
 		secret:        cfg.Secret,
 		merchantToken: cfg.MerchantToken,
-		timeout:       cmp0(cfg.Timeout, DefaultVerifyTimeout),
-		refreshBefore: cmp0(cfg.RefreshBefore, DefaultRefreshBefore),
+		timeout:       cmp.Or(cfg.Timeout, DefaultVerifyTimeout),
+		refreshBefore: cmp.Or(cfg.RefreshBefore, DefaultRefreshBefore),
 		now:           cfg.Now,
 	}
 	if c.now == nil {
@@ -298,26 +272,12 @@ func NewVerifier(cfg VerifyConfig) (*Verifier, error) {
 	}
 	v := &Verifier{
 		cfg:       c,
+		gw:        gateway.NewClient(cfg.HTTPClient, c.timeout, maxAnswerBytes),
 		authorize: base + "/merchantsecurity/authorize",
 		verify:    base + "/transaction/v2/verify",
-	}
-	if cfg.HTTPClient != nil {
-		hc := *cfg.HTTPClient
-		v.hc = &hc
-	} else {
-		v.hc = &http.Client{}
-	}
-	if v.hc.CheckRedirect == nil {
-		v.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		tokens:    gateway.Flight[*bearer]{Keep: true},
 	}
 	return v, nil
-}
-
-func cmp0(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // String describes v without its secrets.
@@ -342,10 +302,10 @@ func (v *Verifier) Verify(ctx context.Context, tranID string) (Transaction, erro
 	if tranID == "" {
 		return Transaction{}, &VerifyError{Op: "verify", Message: "tran_id is required"}
 	}
-	if len(tranID) > MaxIDLen || !utf8.ValidString(tranID) || !printable(tranID) {
+	if len(tranID) > MaxIDLen || !utf8.ValidString(tranID) || !text.Printable(tranID) {
 		return Transaction{}, &VerifyError{Op: "verify", Message: fmt.Sprintf("tran_id must be at most %d printable characters", MaxIDLen)}
 	}
-	body, err := json.Marshal(verifyRequest{TranID: tranID})
+	body, err := gateway.Marshal(verifyRequest{TranID: tranID})
 	if err != nil {
 		return Transaction{}, &VerifyError{Op: "verify", Message: err.Error()}
 	}
@@ -385,7 +345,7 @@ type verifyRequest struct {
 func (v *Verifier) verifyResult(status int, body []byte, tranID, token string) (Transaction, error) {
 	switch {
 	case status == http.StatusNotFound:
-		e := v.answerError("verify", status, body, fmt.Sprintf("transaction %q not found", truncate(tranID, 64)), token)
+		e := v.answerError("verify", status, body, fmt.Sprintf("transaction %q not found", text.Truncate(tranID, maxQuote)), token)
 		e.Err, e.temporary = ErrTransactionNotFound, false
 		return Transaction{}, e
 	case status < 200 || status > 299:
@@ -396,7 +356,7 @@ func (v *Verifier) verifyResult(status int, body []byte, tranID, token string) (
 		e := v.answerError("verify", status, body, what, token)
 		if !e.temporary {
 			if a, err := readAnswer(body); err == nil && a.notFound() {
-				e.Message = fmt.Sprintf("transaction %q not found: %s", truncate(tranID, 64), e.Message)
+				e.Message = fmt.Sprintf("transaction %q not found: %s", text.Truncate(tranID, maxQuote), e.Message)
 				e.Err = ErrTransactionNotFound
 			}
 		}
@@ -410,7 +370,7 @@ func (v *Verifier) verifyResult(status int, body []byte, tranID, token string) (
 	if err != nil {
 		e := &VerifyError{Op: "verify", StatusCode: status, Code: v.clean(a.code, token), Message: v.clean(err.Error(), token)}
 		if errors.Is(err, ErrTransactionNotFound) {
-			e.Message = fmt.Sprintf("transaction %q not found: Bill24 says %q (code %s)", truncate(tranID, 64), v.clean(a.message, token), e.Code)
+			e.Message = fmt.Sprintf("transaction %q not found: Bill24 says %q (code %s)", text.Truncate(tranID, maxQuote), v.clean(a.message, token), e.Code)
 			e.Err = ErrTransactionNotFound
 		}
 		return Transaction{}, e
@@ -423,9 +383,10 @@ func (v *Verifier) verifyResult(status int, body []byte, tranID, token string) (
 }
 
 // answerError describes a non-2xx answer: what, then Bill24's code and
-// message if the body is its envelope. It is temporary for 429 and 5xx.
+// message if the body is its envelope, or else a short quote of the body,
+// secrets blanked out. It is temporary for 429 and 5xx.
 func (v *Verifier) answerError(op string, status int, body []byte, what, token string) *VerifyError {
-	e := &VerifyError{Op: op, StatusCode: status, temporary: temporaryStatus(status), Message: what}
+	e := &VerifyError{Op: op, StatusCode: status, temporary: gateway.TemporaryStatus(status), Message: what}
 	if a, err := readAnswer(body); err == nil {
 		e.Code = v.clean(a.code, token)
 		if msg := v.clean(a.message, token); msg != "" {
@@ -434,6 +395,9 @@ func (v *Verifier) answerError(op string, status int, body []byte, what, token s
 		if e.Code != "" {
 			e.Message += fmt.Sprintf(" (code %s)", e.Code)
 		}
+	} else if q := v.clean(string(body), token); q != "" {
+		// Not Bill24's envelope (a proxy's error page): quote its start.
+		e.Message += fmt.Sprintf(": Bill24 answered %q", q)
 	}
 	return e
 }
@@ -447,31 +411,20 @@ func (v *Verifier) token(ctx context.Context, after uint64) (*bearer, error) {
 		now := v.cfg.now()
 		cur := v.cur
 		usable := cur != nil && cur.seq > after && now.Before(cur.expiresAt)
-		if usable && (now.Before(cur.renewAt) || now.Before(v.quietUntil)) {
+		// Someone else renewing, or renewing just failed: the current
+		// token is still good.
+		if usable && (now.Before(cur.renewAt) || now.Before(v.quietUntil) || v.renewing) {
 			v.mu.Unlock()
 			return cur, nil
-		}
-		c := v.inflight
-		if c != nil && usable {
-			// Someone else is renewing; the current token is still good.
-			v.mu.Unlock()
-			return cur, nil
-		}
-		if c == nil {
-			v.seq++
-			c = &tokenCall{seq: v.seq, done: make(chan struct{})}
-			v.inflight = c
-			go v.fetch(context.WithoutCancel(ctx), c)
 		}
 		v.mu.Unlock()
 
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-			return nil, &VerifyError{Op: "authorize", temporary: true, Err: ctx.Err(),
-				Message: "gave up waiting for a bearer token: " + ctx.Err().Error()}
+		tok, err := v.tokens.Do(ctx, "authorize", v.fetch)
+		if cerr := ctx.Err(); err != nil && err == cerr {
+			return nil, &VerifyError{Op: "authorize", temporary: true, Err: cerr,
+				Message: "gave up waiting for a bearer token: " + cerr.Error()}
 		}
-		if c.err != nil {
+		if err != nil {
 			// Renewing failed: a token that has not expired will do.
 			v.mu.Lock()
 			cur := v.cur
@@ -480,31 +433,37 @@ func (v *Verifier) token(ctx context.Context, after uint64) (*bearer, error) {
 			if ok {
 				return cur, nil
 			}
-			return nil, c.err
+			return nil, err
 		}
-		if c.seq > after {
-			return c.tok, nil
+		if tok.seq > after {
+			return tok, nil
 		}
 		// That call began before a 401 this caller saw: its token may be
 		// revoked too. Ask for a newer one.
 	}
 }
 
-// fetch runs an authorize call and publishes its result.
-func (v *Verifier) fetch(ctx context.Context, c *tokenCall) {
+// fetch runs an authorize call, numbered as it begins, and publishes its
+// result. It runs with the values of the context of the caller that
+// started it, not its cancellation (see Verifier).
+func (v *Verifier) fetch(ctx context.Context) (*bearer, error) {
+	v.mu.Lock()
+	v.seq++
+	seq := v.seq
+	v.renewing = true
+	v.mu.Unlock()
 	tok, err := v.authorizeCall(ctx)
 	v.mu.Lock()
-	if err == nil {
-		tok.seq = c.seq
-		v.cur = tok
-		v.quietUntil = time.Time{}
-	} else {
+	defer v.mu.Unlock()
+	v.renewing = false
+	if err != nil {
 		v.quietUntil = v.cfg.now().Add(refreshRetry)
+		return nil, err
 	}
-	c.tok, c.err = tok, err
-	v.inflight = nil
-	v.mu.Unlock()
-	close(c.done)
+	tok.seq = seq
+	v.cur = tok
+	v.quietUntil = time.Time{}
+	return tok, nil
 }
 
 // drop forgets tok after Bill24 refused it, and returns the number of
@@ -532,7 +491,7 @@ type authorizeRequest struct {
 }
 
 func (v *Verifier) authorizeCall(ctx context.Context) (*bearer, error) {
-	body, err := json.Marshal(authorizeRequest{Token: v.cfg.merchantToken, ClientID: v.cfg.clientID, Secret: v.cfg.secret})
+	body, err := gateway.Marshal(authorizeRequest{Token: v.cfg.merchantToken, ClientID: v.cfg.clientID, Secret: v.cfg.secret})
 	if err != nil {
 		return nil, &VerifyError{Op: "authorize", Message: "cannot encode the request"}
 	}
@@ -540,6 +499,12 @@ func (v *Verifier) authorizeCall(ctx context.Context) (*bearer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return v.authorizeResult(status, answer)
+}
+
+// authorizeResult reads an authorize answer: the bearer token, with when to
+// renew it and when to stop using it, or a *VerifyError.
+func (v *Verifier) authorizeResult(status int, answer []byte) (*bearer, error) {
 	if status < 200 || status > 299 {
 		what := "unexpected answer"
 		switch {
@@ -619,33 +584,23 @@ func parseExpireTime(s string) (time.Time, bool) {
 }
 
 // post sends one request and reads the answer. Errors are transport
-// errors (temporary) and answers too large.
+// errors (temporary) and answers too large; any answer is returned for the
+// caller to read.
 func (v *Verifier) post(ctx context.Context, op, u string, body []byte, token string) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, v.cfg.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, &VerifyError{Op: op, Message: "cannot build the request", Err: err}
-	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	req.Header.Set("Accept", "application/json")
+	h := http.Header{"Content-Type": {"application/json; charset=utf-8"}, "Accept": {"application/json"}}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		h.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := v.hc.Do(req)
-	if err != nil {
-		return 0, nil, v.transportError(op, 0, err, token)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
-	if err != nil {
-		return 0, nil, v.transportError(op, resp.StatusCode, err, token)
-	}
-	if len(answer) > maxAnswerBytes {
-		return 0, nil, &VerifyError{Op: op, StatusCode: resp.StatusCode, temporary: temporaryStatus(resp.StatusCode),
+	req := gateway.Request{Method: http.MethodPost, URL: u, Header: h, Body: body}
+	resp, err := v.gw.Send(ctx, req)
+	switch {
+	case err != nil:
+		return 0, nil, v.transportError(op, resp.Status, err, token)
+	case resp.TooLarge:
+		return 0, nil, &VerifyError{Op: op, StatusCode: resp.Status, temporary: gateway.TemporaryStatus(resp.Status),
 			Message: fmt.Sprintf("answer larger than %d bytes", maxAnswerBytes)}
 	}
-	return resp.StatusCode, answer, nil
+	return resp.Status, resp.Body, nil
 }
 
 func (v *Verifier) transportError(op string, status int, err error, token string) *VerifyError {
@@ -685,22 +640,10 @@ func (v *Verifier) redact(s string, tokens ...string) string {
 // control characters and invalid UTF-8 replaced, shortened.
 func (v *Verifier) clean(s string, tokens ...string) string {
 	s = v.redact(strings.ToValidUTF8(s, "\uFFFD"), tokens...)
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return ' '
-		}
-		return r
-	}, s)
-	// Again: the spaces may have completed a secret holding one.
-	s = strings.TrimSpace(v.redact(s, tokens...))
-	if len(s) > maxMessageLen {
-		cut := maxMessageLen
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
+	s = text.Clean(s, math.MaxInt)
+	// Again: the spaces may have completed a secret holding one. Cut
+	// only then, so that no part of a secret is left to quote.
+	return text.Truncate(v.redact(s, tokens...), maxMessageLen)
 }
 
 // answer is Bill24's envelope, read leniently: {"code", "message", "data"}.
@@ -715,30 +658,17 @@ type answer struct {
 // json.Number, nothing after it, valid UTF-8.
 func readAnswer(body []byte) (answer, error) {
 	var a answer
-	body = bytes.TrimSpace(body)
-	switch {
-	case len(body) == 0:
-		return a, errors.New("malformed answer: empty")
-	case !utf8.Valid(body):
-		return a, errors.New("malformed answer: not valid UTF-8")
-	case body[0] != '{':
-		return a, errors.New("malformed answer: not a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return a, fmt.Errorf("malformed answer: %s", jsonErrText(err))
-	}
-	if dec.InputOffset() != int64(len(body)) {
-		return a, errors.New("malformed answer: data after the top-level object")
+	m, err := gateway.DecodeObject(body, "body")
+	if err != nil {
+		return a, fmt.Errorf("malformed answer: %w", err)
 	}
 	switch c := m["code"].(type) {
 	case nil:
 	case string:
 		a.hasCode, a.code = true, strings.TrimSpace(c)
-	case json.Number:
-		a.hasCode, a.code = true, string(c)
+	case int, mappings.Decimal:
+		a.hasCode = true
+		a.code, _ = gateway.Number(c)
 	default:
 		return a, errors.New("malformed answer: code is neither a string nor a number")
 	}
@@ -855,8 +785,8 @@ func decodeTransaction(data map[string]any) (Transaction, error) {
 		case nil:
 		case string:
 			*f.dst = v
-		case json.Number:
-			*f.dst = string(v)
+		case int, mappings.Decimal:
+			*f.dst, _ = gateway.Number(v)
 		default:
 			return Transaction{}, fmt.Errorf("malformed answer: data.%s must be a string", f.name)
 		}
@@ -873,8 +803,12 @@ func decodeTransaction(data map[string]any) (Transaction, error) {
 		switch v := data[f.name].(type) {
 		case nil:
 			continue
-		case json.Number:
-			s = string(v)
+		case int:
+			*f.dst = mappings.DecimalFromInt(int64(v))
+			continue
+		case mappings.Decimal:
+			*f.dst = v
+			continue
 		case string:
 			if s = strings.TrimSpace(v); s == "" {
 				continue
@@ -884,24 +818,15 @@ func decodeTransaction(data map[string]any) (Transaction, error) {
 		}
 		d, err := mappings.ParseDecimal(s)
 		if err != nil {
-			return Transaction{}, fmt.Errorf("malformed answer: data.%s is not a decimal number: %q", f.name, truncate(s, 32))
+			return Transaction{}, fmt.Errorf("malformed answer: data.%s is not a decimal number: %q", f.name, text.Truncate(s, 32))
 		}
 		*f.dst = d
 	}
 	switch {
 	case tx.TranID == "":
 		return Transaction{}, errors.New("malformed answer: data.tran_id is missing")
-	case len(tx.TranID) > MaxIDLen || !printable(tx.TranID):
+	case len(tx.TranID) > MaxIDLen || !text.Printable(tx.TranID):
 		return Transaction{}, fmt.Errorf("malformed answer: data.tran_id must be at most %d printable characters", MaxIDLen)
 	}
 	return tx, nil
-}
-
-// jsonErrText strips the package prefix from encoding/json errors.
-func jsonErrText(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
-	}
-	return err.Error()
 }

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/billbridge/caddy-billbridge/internal/text"
+	"github.com/billbridge/caddy-billbridge/module/gateway"
 )
 
 // FuzzDecodeVerifyAnswer: the verify answer decoder never panics; what it
@@ -53,7 +56,7 @@ func FuzzDecodeVerifyAnswer(f *testing.F) {
 			if !json.Valid(trimmed) || !utf8.Valid(body) || trimmed[0] != '{' {
 				t.Fatalf("accepted a body that is not one JSON object: %q", body)
 			}
-			if tx.TranID == "" || len(tx.TranID) > MaxIDLen || !printable(tx.TranID) || tx.Raw == nil {
+			if tx.TranID == "" || len(tx.TranID) > MaxIDLen || !text.Printable(tx.TranID) || tx.Raw == nil {
 				t.Fatalf("accepted tran_id %q, raw %v", tx.TranID, tx.Raw)
 			}
 			var env struct {
@@ -89,7 +92,7 @@ func FuzzDecodeVerifyAnswer(f *testing.F) {
 			}
 			return
 		}
-		if IsTemporary(verr) != temporaryStatus(status) {
+		if IsTemporary(verr) != gateway.TemporaryStatus(status) {
 			t.Fatalf("HTTP %d: temporary %v for %v", status, IsTemporary(verr), verr)
 		}
 		if errors.Is(verr, ErrTransactionNotFound) && IsTemporary(verr) {

@@ -332,10 +332,10 @@ func TestVerifyHappyPath(t *testing.T) {
 	if !khr.TranAmount.Equal(mappings.DecimalFromInt(10000)) {
 		t.Errorf("KHR amount %s is not 10000", khr.TranAmount)
 	}
-	if khr.Raw["device_code"] != "1113" || khr.Raw["tran_amount"] != json.Number("10000") {
+	if khr.Raw["device_code"] != "1113" || khr.Raw["tran_amount"] != 10000 {
 		t.Errorf("raw = %#v", khr.Raw)
 	}
-	if cs, ok := khr.Raw["customers"].([]any); !ok || len(cs) != 1 || cs[0].(map[string]any)["amount"] != json.Number("10000") {
+	if cs, ok := khr.Raw["customers"].([]any); !ok || len(cs) != 1 || cs[0].(map[string]any)["amount"] != 10000 {
 		t.Errorf("raw customers = %#v", khr.Raw["customers"])
 	}
 
@@ -352,7 +352,7 @@ func TestVerifyHappyPath(t *testing.T) {
 	if u, err := usd.TranAmount.MinorUnits(2); err != nil || u != 1020 {
 		t.Errorf("USD minor units = %d, %v", u, err)
 	}
-	if extra, _ := usd.Raw["extra"].(map[string]any); extra["n"] != json.Number("1.10") {
+	if extra, _ := usd.Raw["extra"].(map[string]any); fmt.Sprint(extra["n"]) != "1.10" {
 		t.Errorf("raw extra = %#v", usd.Raw["extra"])
 	}
 
@@ -1069,7 +1069,7 @@ func TestNewVerifier(t *testing.T) {
 	if v.verify != "https://merchantapi.bill24.io/transaction/v2/verify" || v.authorize != "https://merchantapi.bill24.io/merchantsecurity/authorize" {
 		t.Errorf("urls %q %q", v.verify, v.authorize)
 	}
-	if v.hc.CheckRedirect == nil {
+	if v.gw.HTTPClient().CheckRedirect == nil {
 		t.Error("the default client follows redirects")
 	}
 	own := &http.Client{}
@@ -1141,5 +1141,25 @@ func TestRedactEscapedForms(t *testing.T) {
 	// A token holding the secret is blanked out whole.
 	if got := v.redact("x "+vtSecret+"-tail y", vtSecret+"-tail"); got != "x [redacted] y" {
 		t.Errorf("overlapping secrets: %q", got)
+	}
+}
+
+func TestVerifyQuotesAnErrorPage(t *testing.T) {
+	f := newFakeBill24(t, newVerifyClock())
+	f.txs["5DD2B215208D"] = khrData
+	f.verifyHook = func(w http.ResponseWriter, _, bearer string) bool {
+		// A proxy's error page, echoing what it was sent.
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, "<html>\r\nBad Gateway for bearer "+bearer+" and "+vtSecret+strings.Repeat(" ជ", 300)+"</html>")
+		return true
+	}
+	v := f.verifier(t)
+	_, err := v.Verify(t.Context(), "5DD2B215208D")
+	f.checkNoSecrets(t, err)
+	var ve *VerifyError
+	if !errors.As(err, &ve) || !IsTemporary(err) ||
+		!strings.HasPrefix(ve.Message, `unexpected answer: Bill24 answered "<html>  Bad Gateway for bearer [redacted] and [redacted] ជ`) ||
+		!strings.Contains(err.Error(), "…\" (HTTP 502)") || len(ve.Message) > 300 {
+		t.Errorf("Verify = %v", err)
 	}
 }

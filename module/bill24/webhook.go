@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/billbridge/caddy-billbridge/internal/text"
 	"github.com/billbridge/caddy-billbridge/mappings"
 )
 
@@ -98,7 +99,7 @@ var amountFields = []string{"tran_amount", "fee_amount", "customer_fee", "suppli
 // currency's number of decimal places; a currency missing from it may have 2.
 func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 	var w Webhook
-	raw, err := decodeObject(body)
+	raw, err := decodeBody(body)
 	if err != nil {
 		return w, err
 	}
@@ -143,7 +144,7 @@ func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 	if w.ID == "" {
 		return w, errors.New("tran_id (or tnx_id) is required")
 	}
-	if len(w.ID) > MaxIDLen || !printable(w.ID) {
+	if len(w.ID) > MaxIDLen || !text.Printable(w.ID) {
 		return w, fmt.Errorf("transaction id must be at most %d printable characters", MaxIDLen)
 	}
 
@@ -223,7 +224,7 @@ func checkName(name string) error {
 	}
 	for _, f := range webhookFields {
 		if name != f && strings.EqualFold(name, f) {
-			return fmt.Errorf("unknown field %q: did you mean %q? (names are case-sensitive)", truncate(name, 32), f)
+			return fmt.Errorf("unknown field %q: did you mean %q? (names are case-sensitive)", text.Truncate(name, 32), f)
 		}
 	}
 	return nil
@@ -264,7 +265,7 @@ func checkAmount(name string, v any, exp int32, currency string, positive bool) 
 	d, err := amountValue(v)
 	if err != nil {
 		s, _ := v.(string)
-		return fmt.Errorf("%s is not a decimal number: %q", name, truncate(s, 32))
+		return fmt.Errorf("%s is not a decimal number: %q", name, text.Truncate(s, 32))
 	}
 	if positive && d.Sign() <= 0 {
 		return fmt.Errorf("%s must be positive, got %s", name, d)
@@ -280,13 +281,6 @@ func checkPlaces(name string, d mappings.Decimal, exp int32, currency string) er
 		return fmt.Errorf("%s %s has more decimal places than %s allows (%d)", name, d, currency, exp)
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // Where each decoded field goes. The document was decoded once, into raw;

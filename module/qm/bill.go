@@ -1,15 +1,14 @@
 package qm
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/billbridge/caddy-billbridge/internal/text"
 	"github.com/billbridge/caddy-billbridge/mappings"
+	"github.com/billbridge/caddy-billbridge/module/gateway"
 )
 
 // MaxIDLen bounds a bill id, in bytes.
@@ -87,7 +86,7 @@ type CreatedBill struct {
 //
 // A callback is a claim, not a fact: confirm it with Requery.
 func DecodeCallback(body []byte) (Bill, error) {
-	raw, err := decodeObject(body, "callback body")
+	raw, err := gateway.DecodeObject(body, "callback body")
 	if err != nil {
 		return Bill{}, err
 	}
@@ -112,7 +111,7 @@ func decodeBill(m map[string]any) (Bill, error) {
 		return Bill{}, err
 	}
 	if !mappings.ValidCurrencyCode(b.Currency) {
-		return Bill{}, fmt.Errorf("currency %q is not three uppercase letters", truncate(b.Currency))
+		return Bill{}, fmt.Errorf("currency %q is not three uppercase letters", text.Truncate(b.Currency, maxQuote))
 	}
 	v, ok := m["status"]
 	if !ok || v == nil {
@@ -186,7 +185,7 @@ func decodeCreated(m map[string]any) (CreatedBill, error) {
 // validBillID reports whether id can be a bill id: non-empty, at most
 // MaxIDLen bytes of valid UTF-8 without control characters.
 func validBillID(id string) bool {
-	return id != "" && len(id) <= MaxIDLen && utf8.ValidString(id) && printable(id)
+	return id != "" && len(id) <= MaxIDLen && utf8.ValidString(id) && text.Printable(id)
 }
 
 func billID(m map[string]any) (string, error) {
@@ -215,6 +214,10 @@ func decimalField(m map[string]any, name string, required bool) (mappings.Decima
 	}
 	var s string
 	switch v := v.(type) {
+	case int:
+		return mappings.DecimalFromInt(int64(v)), nil
+	case mappings.Decimal:
+		return v, nil
 	case json.Number:
 		s = string(v)
 	case string:
@@ -224,7 +227,7 @@ func decimalField(m map[string]any, name string, required bool) (mappings.Decima
 	}
 	d, err := mappings.ParseDecimal(s)
 	if err != nil {
-		return mappings.Decimal{}, fmt.Errorf("%s is not a decimal number: %q", name, truncate(s))
+		return mappings.Decimal{}, fmt.Errorf("%s is not a decimal number: %q", name, text.Truncate(s, maxQuote))
 	}
 	return d, nil
 }
@@ -237,8 +240,8 @@ func stringField(m map[string]any, name string) (string, error) {
 		return "", nil
 	case string:
 		return v, nil
-	case json.Number:
-		return string(v), nil
+	case int, mappings.Decimal, json.Number:
+		return gateway.Number(v)
 	default:
 		return "", fmt.Errorf("%s must be a string, got %s", name, describe(v))
 	}
@@ -258,22 +261,27 @@ func intField(m map[string]any, name string) (int64, error) {
 	return n, nil
 }
 
-// intValue reads an integer from a json.Number or a string, exactly:
+// intValue reads an integer from a JSON number or a string, exactly:
 // 1, 1.0 and 1e3 are integers, 1.5 and 1e30 are not (the latter does not
 // fit an int64).
 func intValue(v any) (int64, error) {
-	var s string
+	var d mappings.Decimal
 	switch v := v.(type) {
-	case json.Number:
-		s = string(v)
-	case string:
-		s = v
+	case int:
+		return int64(v), nil
+	case mappings.Decimal:
+		d = v
+	case json.Number, string:
+		s, _ := v.(string)
+		if n, ok := v.(json.Number); ok {
+			s = string(n)
+		}
+		var err error
+		if d, err = mappings.ParseDecimal(s); err != nil {
+			return 0, err
+		}
 	default:
 		return 0, errors.New("not a number")
-	}
-	d, err := mappings.ParseDecimal(s)
-	if err != nil {
-		return 0, err
 	}
 	n, ok := d.Int64()
 	if !ok {
@@ -289,93 +297,15 @@ func describe(v any) string {
 		return "null"
 	case bool:
 		return fmt.Sprint(v)
-	case json.Number:
-		return truncate(string(v))
+	case int, mappings.Decimal, json.Number:
+		n, _ := gateway.Number(v)
+		return text.Truncate(n, maxQuote)
 	case string:
-		return fmt.Sprintf("%q", truncate(v))
+		return fmt.Sprintf("%q", text.Truncate(v, maxQuote))
 	case []any:
 		return "an array"
 	case map[string]any:
 		return "an object"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-// decodeObject decodes one JSON object exactly: numbers stay json.Number
-// (never float64), trailing data is an error, and invalid UTF-8 is refused
-// rather than silently replaced. what names the document in errors.
-func decodeObject(body []byte, what string) (map[string]any, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, fmt.Errorf("%s is empty", what)
-	}
-	if !utf8.Valid(body) {
-		return nil, fmt.Errorf("%s is not valid UTF-8", what)
-	}
-	if body[0] != '{' {
-		return nil, fmt.Errorf("%s is not a JSON object", what)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%s is malformed JSON: %s", what, jsonErrText(err))
-	}
-	// dec.More does not see a stray '}' or ']'; body is trimmed, so
-	// anything after the object is data.
-	if dec.InputOffset() != int64(len(body)) {
-		return nil, fmt.Errorf("%s is malformed JSON: data after the top-level object", what)
-	}
-	return m, nil
-}
-
-func jsonErrText(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
-	}
-	return err.Error()
-}
-
-func printable(s string) bool {
-	for _, r := range s {
-		if unicode.IsControl(r) { // C0, DEL and C1 (U+0080–U+009F)
-			return false
-		}
-	}
-	return true
-}
-
-// truncate shortens s for an error message, on a rune boundary.
-func truncate(s string) string {
-	const n = 64
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-// cleanMessage makes QM's message safe to log: valid UTF-8, no control
-// characters, at most 200 bytes.
-func cleanMessage(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > 200 {
-		cut := 200
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
 }

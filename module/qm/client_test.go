@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -61,7 +62,7 @@ func TestNew(t *testing.T) {
 		c.limiter.Limit() != DefaultRate || c.limiter.Burst() != DefaultBurst {
 		t.Errorf("defaults: %+v", c)
 	}
-	if c.hc.CheckRedirect == nil {
+	if c.gw.HTTPClient().CheckRedirect == nil {
 		t.Error("default client follows redirects")
 	}
 	c, _ = New(Config{BaseURL: "http://127.0.0.1:9/qm/", Key: "k", Secret: "s", MaxRetries: -1})
@@ -100,7 +101,7 @@ func TestNew(t *testing.T) {
 	// A caller's client is copied, not modified.
 	hc := &http.Client{}
 	c, _ = New(Config{BaseURL: "https://x", Key: "k", Secret: "s", HTTPClient: hc})
-	if hc.CheckRedirect != nil || c.hc == hc || c.hc.CheckRedirect == nil {
+	if hc.CheckRedirect != nil || c.gw.HTTPClient() == hc || c.gw.HTTPClient().CheckRedirect == nil {
 		t.Error("HTTPClient handling")
 	}
 }
@@ -484,7 +485,7 @@ func TestMalformedAnswers(t *testing.T) {
 		{200, `OK`, "not a JSON object"},
 		{200, `[]`, "not a JSON object"},
 		{200, `{"code":0,"data":{`, "malformed JSON"},
-		{200, `{"code":0,"data":{` + okBill + `}} {}`, "data after the top-level object"},
+		{200, `{"code":0,"data":{` + okBill + `}} {}`, "data after the JSON value"},
 		{200, "{\"code\":0,\"message\":\"\xff\"}", "not valid UTF-8"},
 		{200, `{"message":"ok"}`, "no code"},
 		{200, `{"code":null}`, "no code"},
@@ -660,13 +661,18 @@ func TestRateLimit(t *testing.T) {
 		calls = 30
 	)
 	f := newFakeQM(t)
-	f.addBill(fixtureBill("100.00"))
+	// One bill per call: concurrent requeries of one bill share a call.
+	for i := range calls {
+		b := fixtureBill("100.00")
+		b["billId"] = fmt.Sprintf("B%d", i)
+		f.addBill(b)
+	}
 	c := f.client(t, Config{Rate: rate, Burst: burst})
 	var wg sync.WaitGroup
 	errs := make(chan error, calls)
-	for range calls {
+	for i := range calls {
 		wg.Go(func() {
-			_, err := c.Requery(t.Context(), "B1706600000000")
+			_, err := c.Requery(t.Context(), fmt.Sprintf("B%d", i))
 			errs <- err
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"unicode/utf8"
 
@@ -40,8 +41,10 @@ func checkBill(t *testing.T, b Bill) {
 	// The amount is exact: it reads back to the text QM sent.
 	var s string
 	switch v := b.Raw["billAmount"].(type) {
-	case json.Number:
-		s = string(v)
+	case int:
+		s = strconv.Itoa(v)
+	case mappings.Decimal:
+		s = v.String()
 	case string:
 		s = v
 	}
@@ -132,5 +135,69 @@ func FuzzDecodeRequery(f *testing.F) {
 			t.Fatalf("accepted status %d, bill %q for %q", status, b.BillID, id)
 		}
 		checkBill(t, b)
+	})
+}
+
+// FuzzDecodeCreate: the Create Bill answer decoder never panics,
+// classifies every failure as an *APIError or a *ResponseError, temporary
+// exactly for 429 and 5xx, and accepts only a 2xx holding a valid bill id
+// and an exact billAmount that reads back to the text QM sent.
+func FuzzDecodeCreate(f *testing.F) {
+	ok := `{"billAmount":100.00,"requireGCAmount":"2.50000000","currency":"USD","merchantReference":"INV-1001",` +
+		`"billId":"B1706600000000","billUrl":"https://pay.quantummetal.example/b/B1706600000000","expiredOn":1706603600000}`
+	for _, s := range []string{
+		`{"code":0,"message":"Success","data":` + ok + `}`,
+		`{"code":0,"data":{"billId":"B1","billAmount":"1.10"}}`,
+		`{"code":0,"data":{"billId":"B1","billAmount":1e1000}}`,
+		`{"code":0,"data":{"billId":"B1","billAmount":"1","expiredOn":"1.5"}}`,
+		`{"code":0,"data":{"billId":"B1","billAmount":"1","currency":{}}}`,
+		`{"code":0,"data":{"billId":"B\u0000","billAmount":"1"}}`,
+		`{"code":0,"data":{"billAmount":"1"}}`, `{"code":0,"data":null}`, `{"code":0}`,
+		`{"code":3,"message":"Invalid amount"}`, `{"code":"0","data":[]}`, `<html>`, ``, `{"code":0,"data":{}} x`,
+	} {
+		for _, status := range []int{200, 201, 302, 400, 429, 500} {
+			f.Add(status, []byte(s))
+		}
+	}
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		cb, err := decodeCreate(status, body)
+		if err != nil {
+			var ae *APIError
+			var re *ResponseError
+			switch {
+			case errors.As(err, &ae):
+				if ae.HTTPStatus != status || ae.Code == 0 || !utf8.ValidString(ae.Message) || len(ae.Message) > 200+len("…") {
+					t.Fatalf("APIError %#v", ae)
+				}
+			case errors.As(err, &re):
+				if re.HTTPStatus != status || !utf8.ValidString(re.Reason) {
+					t.Fatalf("ResponseError %#v", re)
+				}
+			default:
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			if IsTemporary(err) != (status == 429 || status >= 500) {
+				t.Fatalf("status %d: temporary %v", status, IsTemporary(err))
+			}
+			if cb.BillID != "" || cb.Raw != nil {
+				t.Fatalf("error %v with bill %+v", err, cb)
+			}
+			return
+		}
+		if status < 200 || status > 299 || !validBillID(cb.BillID) || cb.Raw["billId"] != cb.BillID {
+			t.Fatalf("accepted status %d, bill %+v", status, cb)
+		}
+		var s string
+		switch v := cb.Raw["billAmount"].(type) {
+		case int:
+			s = strconv.Itoa(v)
+		case mappings.Decimal:
+			s = v.String()
+		case string:
+			s = v
+		}
+		if d, err := mappings.ParseDecimal(s); err != nil || !d.Equal(cb.BillAmount) || d.Scale() != cb.BillAmount.Scale() {
+			t.Fatalf("billAmount %s from %q", cb.BillAmount, s)
+		}
 	})
 }

@@ -8,6 +8,7 @@
 package qm
 
 import (
+	"cmp"
 	"crypto/md5"
 	"crypto/subtle"
 	"encoding/hex"
@@ -16,11 +17,12 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/billbridge/caddy-billbridge/module/gateway"
 )
 
 // Sign returns QM's signature of a request: the lowercase hex MD5 of the
@@ -91,7 +93,8 @@ type Config struct {
 }
 
 // Client calls QM's billing API. It is safe for concurrent use; all calls
-// share one rate limiter.
+// share one rate limiter, and concurrent Requery calls for one bill share
+// one call to QM.
 type Client struct {
 	base       string // without a trailing slash
 	key        string
@@ -99,7 +102,9 @@ type Client struct {
 	timeout    time.Duration
 	maxRetries int
 	limiter    *rate.Limiter
-	hc         *http.Client
+	gw         *gateway.Client
+	// requeries shares one Requery among concurrent callers for a bill.
+	requeries gateway.Flight[Bill]
 
 	// Retry backoff without Retry-After: exponential from backoffBase,
 	// capped at backoffMax, with jitter. Tests shorten them.
@@ -112,20 +117,9 @@ type Client struct {
 
 // New checks cfg and returns a Client.
 func New(cfg Config) (*Client, error) {
-	u, err := url.Parse(cfg.BaseURL)
-	switch {
-	case cfg.BaseURL == "":
-		return nil, errors.New("qm: base url is required")
-	case err != nil:
-		return nil, errors.New("qm: base url is not a url")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("qm: base url must be http or https, not %q", u.Scheme)
-	case u.Host == "" || u.Hostname() == "":
-		return nil, errors.New("qm: base url has no host")
-	case u.User != nil:
-		return nil, errors.New("qm: base url must not hold user info")
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, errors.New("qm: base url must not have a query or a fragment")
+	base, err := gateway.BaseURL("qm: base url", cfg.BaseURL)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Key == "" {
 		return nil, errors.New("qm: api key is required")
@@ -143,11 +137,11 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("qm: burst must not be negative")
 	}
 	c := &Client{
-		base:          strings.TrimRight(u.String(), "/"),
+		base:          base,
 		key:           cfg.Key,
 		secret:        cfg.Secret,
-		timeout:       cmpOr(cfg.Timeout, DefaultTimeout),
-		maxRetries:    cmpOr(cfg.MaxRetries, DefaultMaxRetries),
+		timeout:       cmp.Or(cfg.Timeout, DefaultTimeout),
+		maxRetries:    cmp.Or(cfg.MaxRetries, DefaultMaxRetries),
 		backoffBase:   200 * time.Millisecond,
 		backoffMax:    2 * time.Second,
 		maxRetryAfter: 10 * time.Second,
@@ -155,27 +149,10 @@ func New(cfg Config) (*Client, error) {
 	if c.maxRetries < 0 {
 		c.maxRetries = 0
 	}
-	r := cmpOr(cfg.Rate, DefaultRate)
-	c.limiter = rate.NewLimiter(rate.Limit(r), cmpOr(cfg.Burst, DefaultBurst))
-	if cfg.HTTPClient != nil {
-		hc := *cfg.HTTPClient
-		c.hc = &hc
-	} else {
-		c.hc = &http.Client{}
-	}
-	if c.hc.CheckRedirect == nil {
-		c.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	}
+	r := cmp.Or(cfg.Rate, DefaultRate)
+	c.limiter = rate.NewLimiter(rate.Limit(r), cmp.Or(cfg.Burst, DefaultBurst))
+	c.gw = gateway.NewClient(cfg.HTTPClient, c.timeout, maxAnswer)
 	return c, nil
-}
-
-// cmpOr returns v, or def if v is zero.
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // APIError is an answer in QM's envelope with a non-zero code
@@ -198,7 +175,7 @@ func (e *APIError) Error() string {
 
 // Temporary reports whether trying again later may succeed: QM answered
 // 429 (rate limited) or a 5xx.
-func (e *APIError) Temporary() bool { return temporaryStatus(e.HTTPStatus) }
+func (e *APIError) Temporary() bool { return gateway.TemporaryStatus(e.HTTPStatus) }
 
 // ResponseError is an answer that is not a usable QM envelope: not JSON,
 // no code, no data, a field of the wrong type, an HTML error page from a
@@ -215,7 +192,7 @@ func (e *ResponseError) Error() string {
 
 // Temporary reports whether the answer came with HTTP 429 or a 5xx: a
 // gateway's error page is worth retrying, a malformed 2xx is not.
-func (e *ResponseError) Temporary() bool { return temporaryStatus(e.HTTPStatus) }
+func (e *ResponseError) Temporary() bool { return gateway.TemporaryStatus(e.HTTPStatus) }
 
 // TransportError is a call that got no answer: the connection failed, the
 // attempt timed out, or the context ended (while waiting for the rate
@@ -238,12 +215,5 @@ func (e *TransportError) Temporary() bool { return true }
 
 // IsTemporary reports whether err, or an error it wraps, says that trying
 // again later may succeed: an APIError or ResponseError with HTTP 429 or
-// 5xx, or a TransportError.
-func IsTemporary(err error) bool {
-	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && t.Temporary()
-}
-
-func temporaryStatus(status int) bool {
-	return status == http.StatusTooManyRequests || status >= 500
-}
+// 5xx, or a TransportError. It is gateway.IsTemporary.
+func IsTemporary(err error) bool { return gateway.IsTemporary(err) }
