@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
+	"github.com/billbridge/caddy-billbridge/internal/text"
 	"github.com/billbridge/caddy-billbridge/mappings"
 )
 
@@ -298,7 +299,7 @@ func (c *ExprChecker) Check(d *caddyfile.Dispenser, src string, env any, kind ma
 
 func (c *ExprChecker) check(d *caddyfile.Dispenser, src string, env any, kind mappings.Kind) error {
 	if _, err := c.comp.Compile(src, env, kind); err != nil {
-		return d.Errf("%s: %v", fmt.Sprintf("`%s`", truncateForLog(src)), err)
+		return d.Errf("%s: %v", fmt.Sprintf("`%s`", text.Truncate(src, 64)), err)
 	}
 	return nil
 }

@@ -19,19 +19,19 @@ type replyField struct {
 // dates, dec for amounts.
 type field func(d *wire.ProxyData) (kind mappings.Kind, str *string, dec *mappings.Decimal)
 
-func text(get func(d *wire.ProxyData) *string) field {
+func textField(get func(d *wire.ProxyData) *string) field {
 	return func(d *wire.ProxyData) (mappings.Kind, *string, *mappings.Decimal) {
 		return mappings.KindString, get(d), nil
 	}
 }
 
-func date(get func(d *wire.ProxyData) *string) field {
+func dateField(get func(d *wire.ProxyData) *string) field {
 	return func(d *wire.ProxyData) (mappings.Kind, *string, *mappings.Decimal) {
 		return mappings.KindDate, get(d), nil
 	}
 }
 
-func amount(get func(d *wire.ProxyData) *mappings.Decimal) field {
+func amountField(get func(d *wire.ProxyData) *mappings.Decimal) field {
 	return func(d *wire.ProxyData) (mappings.Kind, *string, *mappings.Decimal) {
 		return mappings.KindDecimal, nil, get(d)
 	}
@@ -39,19 +39,19 @@ func amount(get func(d *wire.ProxyData) *mappings.Decimal) field {
 
 // proxyFields are the proxy answer's data fields.
 var proxyFields = map[string]field{
-	"consumer_code":       text(func(d *wire.ProxyData) *string { return &d.ConsumerCode }),
-	"consumer_name":       text(func(d *wire.ProxyData) *string { return &d.ConsumerName }),
-	"consumer_name_latin": text(func(d *wire.ProxyData) *string { return &d.ConsumerNameLatin }),
-	"phone":               text(func(d *wire.ProxyData) *string { return &d.Phone }),
-	"currency":            text(func(d *wire.ProxyData) *string { return &d.Currency }),
-	"description":         text(func(d *wire.ProxyData) *string { return &d.Description }),
-	"due_amount":          amount(func(d *wire.ProxyData) *mappings.Decimal { return &d.DueAmount }),
-	"min_amount":          amount(func(d *wire.ProxyData) *mappings.Decimal { return &d.MinAmount }),
-	"max_amount":          amount(func(d *wire.ProxyData) *mappings.Decimal { return &d.MaxAmount }),
-	"balance":             amount(func(d *wire.ProxyData) *mappings.Decimal { return &d.Balance }),
-	"last_bill_date":      date(func(d *wire.ProxyData) *string { return &d.LastBillDate }),
-	"last_due_date":       date(func(d *wire.ProxyData) *string { return &d.LastDueDate }),
-	"last_pay_date":       date(func(d *wire.ProxyData) *string { return &d.LastPayDate }),
+	"consumer_code":       textField(func(d *wire.ProxyData) *string { return &d.ConsumerCode }),
+	"consumer_name":       textField(func(d *wire.ProxyData) *string { return &d.ConsumerName }),
+	"consumer_name_latin": textField(func(d *wire.ProxyData) *string { return &d.ConsumerNameLatin }),
+	"phone":               textField(func(d *wire.ProxyData) *string { return &d.Phone }),
+	"currency":            textField(func(d *wire.ProxyData) *string { return &d.Currency }),
+	"description":         textField(func(d *wire.ProxyData) *string { return &d.Description }),
+	"due_amount":          amountField(func(d *wire.ProxyData) *mappings.Decimal { return &d.DueAmount }),
+	"min_amount":          amountField(func(d *wire.ProxyData) *mappings.Decimal { return &d.MinAmount }),
+	"max_amount":          amountField(func(d *wire.ProxyData) *mappings.Decimal { return &d.MaxAmount }),
+	"balance":             amountField(func(d *wire.ProxyData) *mappings.Decimal { return &d.Balance }),
+	"last_bill_date":      dateField(func(d *wire.ProxyData) *string { return &d.LastBillDate }),
+	"last_due_date":       dateField(func(d *wire.ProxyData) *string { return &d.LastDueDate }),
+	"last_pay_date":       dateField(func(d *wire.ProxyData) *string { return &d.LastPayDate }),
 }
 
 // ReplyFields lists the reply fields a bill24_proxy mapping may set.

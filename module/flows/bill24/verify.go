@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/billbridge/caddy-billbridge/internal/text"
 	"github.com/billbridge/caddy-billbridge/mappings"
 	billbridge "github.com/billbridge/caddy-billbridge/module"
 	wire "github.com/billbridge/caddy-billbridge/module/bill24"
@@ -33,7 +34,7 @@ func (f *Webhook) Verify(ctx context.Context, ev *billbridge.Event) billbridge.R
 		return billbridge.Stop(billbridge.VerifyPending, "transaction is still pending at Bill24; retry later", nil)
 	}
 	if !strings.EqualFold(t.Status, "success") {
-		return mismatch("status " + billbridge.Truncate(t.Status, 32))
+		return mismatch("status " + text.Truncate(t.Status, 32))
 	}
 	verified, what := reconcile(w, t)
 	if what != "" {
@@ -53,5 +54,5 @@ func mismatch(what string) billbridge.Result {
 
 // errStatus refuses a webhook whose status is not a completed payment.
 func errStatus(status string) error {
-	return fmt.Errorf("status %q is not a completed payment; nothing was posted", billbridge.Truncate(status, 64))
+	return fmt.Errorf("status %q is not a completed payment; nothing was posted", text.Truncate(status, 64))
 }

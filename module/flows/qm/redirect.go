@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/billbridge/caddy-billbridge/internal/text"
 	"github.com/billbridge/caddy-billbridge/mappings"
 	billbridge "github.com/billbridge/caddy-billbridge/module"
 	wire "github.com/billbridge/caddy-billbridge/module/qm"
@@ -97,7 +98,7 @@ func (f *Redirect) Verify(ctx context.Context, ev *billbridge.Event) billbridge.
 func (f *Redirect) Answer(ev *billbridge.Event, _ billbridge.Outcome) billbridge.Result {
 	to, err := f.redirect.String(ev.Env)
 	if err == nil && !safeRedirect(to) {
-		err = fmt.Errorf("redirect %q is neither a path nor an http(s) URL", billbridge.Truncate(to, 64))
+		err = fmt.Errorf("redirect %q is neither a path nor an http(s) URL", text.Truncate(to, 64))
 	}
 	if err != nil {
 		return billbridge.Stop(billbridge.Internal, "We could not send you back to the shop. Please contact the merchant.", err)
