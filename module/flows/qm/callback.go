@@ -97,6 +97,7 @@ func (f *Callback) Profile() billbridge.Profile {
 		Key:         "qm:callback",
 		Methods:     []string{http.MethodPost},
 		ContentType: billbridge.JSONType,
+		IDFields:    []string{"billId"},
 		Payment:     &f.Payment,
 		Ack:         ack,
 		Duplicate:   ack,
