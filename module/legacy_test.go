@@ -3,6 +3,7 @@ package billbridge
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -406,6 +407,7 @@ func TestLegacyBaseURLErrorsHideSecrets(t *testing.T) {
 		{"https://billing.internal/api#s3cret", `"https://billing.internal/api#REDACTED" must not carry`},
 		{"ftp://alice:s3cret@billing.internal", `"ftp://REDACTED@billing.internal" must be http:// or https://`},
 		{"http:alice:s3cret@billing.internal", `"http:REDACTED" must be http:// or https://`},
+		{"alice:s3cret@billing.internal", `"REDACTED" must be http:// or https://`},
 		{"https:///api?key=s3cret", `"https:///api?REDACTED" must be http:// or https://`},
 	}
 	for _, tc := range cases {
@@ -420,6 +422,112 @@ func TestLegacyBaseURLErrorsHideSecrets(t *testing.T) {
 				if msg := err.Error(); strings.Contains(msg, "s3cret") || strings.Contains(msg, "alice") || strings.Contains(msg, "zz") {
 					t.Errorf("%s: error shows a secret: %s", base, msg)
 				}
+			}
+		})
+	}
+}
+
+// h2RefusingStub is a legacy API speaking HTTP/2 (hand-written frames, so
+// the test states exactly what the server does): it answers the first
+// stream 200 and refuses every later one with RST_STREAM REFUSED_STREAM,
+// which lets Go's HTTP/2 client resend a request on its own.
+func h2RefusingStub(t *testing.T, cert tls.Certificate) (url string, streams func() int) {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	frame := func(typ, flags byte, stream uint32, payload []byte) []byte {
+		l := len(payload)
+		h := []byte{byte(l >> 16), byte(l >> 8), byte(l), typ, flags, byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
+		return append(h, payload...)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				preface := make([]byte, 24)
+				if _, err := io.ReadFull(c, preface); err != nil {
+					return
+				}
+				if _, err := c.Write(frame(0x4, 0, 0, nil)); err != nil { // SETTINGS
+					return
+				}
+				for {
+					hdr := make([]byte, 9)
+					if _, err := io.ReadFull(c, hdr); err != nil {
+						return
+					}
+					payload := make([]byte, int(hdr[0])<<16|int(hdr[1])<<8|int(hdr[2]))
+					if _, err := io.ReadFull(c, payload); err != nil {
+						return
+					}
+					typ, flags := hdr[3], hdr[4]
+					stream := (uint32(hdr[5])<<24 | uint32(hdr[6])<<16 | uint32(hdr[7])<<8 | uint32(hdr[8])) & 0x7fffffff
+					var out []byte
+					switch {
+					case typ == 0x4 && flags&0x1 == 0: // SETTINGS: acknowledge
+						out = frame(0x4, 0x1, 0, nil)
+					case typ == 0x1: // HEADERS: a request
+						mu.Lock()
+						n++
+						first := n == 1
+						mu.Unlock()
+						if first {
+							out = frame(0x1, 0x4|0x1, stream, []byte{0x88}) // :status 200, END_HEADERS|END_STREAM
+						} else {
+							out = frame(0x3, 0, stream, []byte{0, 0, 0, 0x7}) // RST_STREAM REFUSED_STREAM
+						}
+					}
+					if out != nil {
+						if _, err := c.Write(out); err != nil {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	return "https://" + ln.Addr().String(), func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+// HTTP/2: Go's client resends a refused stream when the request's body is
+// nil or rewindable, whatever the method. Before oneShotBody, the POST and
+// the GET each reached this stub 3 times (at 0, ~1 and ~3s of backoff)
+// before the 3s deadline.
+func TestLegacyNoReplayOverHTTP2(t *testing.T) {
+	pki := newTestPKI(t)
+	for _, method := range []string{http.MethodPost, http.MethodGet} {
+		t.Run(method, func(t *testing.T) {
+			url, streams := h2RefusingStub(t, pki.server)
+			l := newTestLegacy(t, &Legacy{BaseURL: url, Timeout: caddy.Duration(3 * time.Second), TransportRaw: json.RawMessage(
+				`{"protocol":"http","tls":{"ca":{"provider":"file","pem_files":["` + pki.caFile + `"]}}}`)})
+			if ans, err := l.do(context.Background(), legacyRequest{method: http.MethodGet, pathQuery: "/warm"}); err != nil || ans.status != 200 {
+				t.Fatalf("warm-up over HTTP/2: %d %v", ans.status, err)
+			}
+			lr := legacyRequest{method: method, pathQuery: "/pay", header: http.Header{"Idempotency-Key": {"tx-1"}}}
+			if method == http.MethodPost {
+				lr.body = []byte(`{"tran_id":"tx-1"}`)
+			}
+			_, err := l.do(context.Background(), lr)
+			if got := streams() - 1; got != 1 {
+				t.Errorf("%d %s streams reached the legacy system, want exactly 1", got, method)
+			}
+			var ce *callError
+			if !errors.As(err, &ce) || !ce.uncertain() {
+				t.Fatalf("got %v, want an uncertain call error", err)
 			}
 		})
 	}
