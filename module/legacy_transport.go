@@ -16,14 +16,70 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 )
 
-// defaultLegacyTransport is the transport of a legacy setting that names
-// none: the settings billbridge used before the transport was configurable
-// (5s to connect, TCP keep-alive probes every 30s, 128 idle connections per
-// host kept for 90s, HTTP/1.1 and HTTP/2). No response_header_timeout: the
-// legacy timeout is the request context's deadline, which already bounds
-// the whole call.
-const defaultLegacyTransport = `{"protocol":"http","dial_timeout":"5s",` +
-	`"keep_alive":{"probe_interval":"30s","max_idle_conns":256,"max_idle_conns_per_host":128,"idle_timeout":"90s"}`
+// legacyTransportDefaults are billbridge's defaults for the http
+// transport, applied to each setting the config leaves out (with or without
+// a transport block): the settings billbridge used before the transport was
+// configurable. 5s to connect, TCP keep-alive probes every 30s, 256 idle
+// connections (128 per host) kept 90s, a 5s TLS handshake for an https base
+// URL. reverse_proxy's own defaults (3s, 32 per host, 2m) are for a proxy
+// spreading load; these for one merchant API. No response_header_timeout:
+// the legacy timeout is the request context's deadline, which already
+// bounds the whole call.
+var legacyTransportDefaults = map[string]string{
+	"dial_timeout": `"5s"`,
+}
+
+var legacyKeepAliveDefaults = map[string]string{
+	"probe_interval":          `"30s"`,
+	"max_idle_conns":          `256`,
+	"max_idle_conns_per_host": `128`,
+	"idle_timeout":            `"90s"`,
+}
+
+// withTransportDefaults fills billbridge's defaults into a transport's
+// JSON where it says nothing. The result is marshalled from a map, so the
+// same settings always give the same bytes (the pool key).
+func withTransportDefaults(raw json.RawMessage, https bool) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[string]json.RawMessage{}
+	}
+	fill := func(obj map[string]json.RawMessage, defaults map[string]string) {
+		for k, v := range defaults {
+			if _, set := obj[k]; !set {
+				obj[k] = json.RawMessage(v)
+			}
+		}
+	}
+	sub := func(key string, defaults map[string]string) error {
+		var obj map[string]json.RawMessage
+		if v, ok := m[key]; ok {
+			if err := json.Unmarshal(v, &obj); err != nil {
+				return fmt.Errorf("%s: %v", key, err)
+			}
+		}
+		if obj == nil {
+			obj = map[string]json.RawMessage{}
+		}
+		fill(obj, defaults)
+		b, err := json.Marshal(obj)
+		m[key] = b
+		return err
+	}
+	fill(m, legacyTransportDefaults)
+	if err := sub("keep_alive", legacyKeepAliveDefaults); err != nil {
+		return nil, err
+	}
+	if https {
+		if err := sub("tls", map[string]string{"handshake_timeout": `"5s"`}); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(m)
+}
 
 // legacyTransports shares the legacy connection pool (and so its warm
 // connections) across config reloads, keyed by the transport's JSON and
@@ -49,14 +105,10 @@ var unsharedTransports atomic.Uint64
 // `http` transport module, configured like reverse_proxy's. Call it after
 // provision, which checks the base URL it depends on.
 func (l *Legacy) provisionTransport(ctx caddy.Context) error {
-	if l.TransportRaw == nil {
-		raw := defaultLegacyTransport
-		if l.base.Scheme == "https" {
-			raw += `,"tls":{"handshake_timeout":"5s"}`
-		}
-		l.TransportRaw = json.RawMessage(raw + "}")
+	raw := l.TransportRaw
+	if raw == nil {
+		raw = json.RawMessage(`{"protocol":"http"}`)
 	}
-	raw := l.TransportRaw // LoadModule clears the field
 	// Refuse another protocol before loading it: a fastcgi or a plugin's
 	// transport cannot reach a legacy HTTP API, and loading one may
 	// already have effects (sockets, files).
@@ -67,6 +119,11 @@ func (l *Legacy) provisionTransport(ctx caddy.Context) error {
 	if head.Protocol != "http" {
 		return fmt.Errorf("transport %q: the legacy API is reached with the http transport only", head.Protocol)
 	}
+	raw, err := withTransportDefaults(raw, l.base.Scheme == "https")
+	if err != nil {
+		return fmt.Errorf("transport: %v", err)
+	}
+	l.TransportRaw = raw // loaded from the field, as Caddy's docs and tools expect; LoadModule clears it
 	mod, err := ctx.LoadModule(l, "TransportRaw")
 	if err != nil {
 		return fmt.Errorf("transport: %v", err)

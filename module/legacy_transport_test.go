@@ -319,3 +319,33 @@ func newTestPKIRoot(t *testing.T) []byte {
 	}
 	return der
 }
+
+// billbridge's defaults apply to what a transport block leaves out; what
+// it sets wins.
+func TestLegacyTransportDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		base, transport   string
+		idlePerHost, idle int
+		idleTimeout       time.Duration
+		handshake         time.Duration
+	}{
+		{"http://127.0.0.1:1", "", 128, 256, 90 * time.Second, 0},
+		{"https://127.0.0.1:1", "", 128, 256, 90 * time.Second, 5 * time.Second},
+		{"https://127.0.0.1:1", `{"protocol":"http","keep_alive":{"max_idle_conns_per_host":16},"tls":{"handshake_timeout":"2s"}}`,
+			16, 256, 90 * time.Second, 2 * time.Second},
+		{"http://127.0.0.1:1", `{"protocol":"http","keep_alive":{"idle_timeout":"10s"}}`, 128, 256, 10 * time.Second, 0},
+	} {
+		l := &Legacy{BaseURL: tc.base}
+		if tc.transport != "" {
+			l.TransportRaw = json.RawMessage(tc.transport)
+		}
+		newTestLegacy(t, l)
+		rt := l.rt
+		if rt.MaxIdleConnsPerHost != tc.idlePerHost || rt.MaxIdleConns != tc.idle || rt.IdleConnTimeout != tc.idleTimeout ||
+			rt.TLSHandshakeTimeout != tc.handshake || rt.DisableKeepAlives {
+			t.Errorf("%s %s: idle %d/%d for %v, handshake %v, keep-alive off %v; want %d/%d for %v, handshake %v",
+				tc.base, tc.transport, rt.MaxIdleConnsPerHost, rt.MaxIdleConns, rt.IdleConnTimeout, rt.TLSHandshakeTimeout,
+				rt.DisableKeepAlives, tc.idlePerHost, tc.idle, tc.idleTimeout, tc.handshake)
+		}
+	}
+}
