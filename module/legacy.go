@@ -100,7 +100,8 @@ func (l *Legacy) cleanup() {
 
 // redactURL shows a URL in an error message without what may be a
 // secret: userinfo, query, fragment and an opaque part (http:user@host,
-// or user:password@host, read as scheme "user") are replaced by REDACTED. Scheme, host and path stay, to find the typo.
+// or user:password@host, read as scheme "user") are replaced by REDACTED.
+// Scheme, host and path stay, to find the typo.
 func redactURL(u *url.URL) string {
 	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath, OmitHost: u.OmitHost}
 	if u.Opaque != "" {
