@@ -100,6 +100,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err := a.Legacy.provision(); err != nil {
 			return fmt.Errorf("legacy: %v", err)
 		}
+		if err := a.Legacy.provisionTransport(ctx); err != nil {
+			return fmt.Errorf("legacy: %v", err)
+		}
 	}
 	if a.Bill24 != nil {
 		if err := a.Bill24.provision(); err != nil {

@@ -236,8 +236,8 @@ func failedCall(out Outcome) (Result, bool) {
 	if ce.timeout {
 		return Result{Verdict: LegacyTimeout, Err: out.Err}, true
 	}
-	if ce.sent {
-		// The request may have reached the legacy system: uncertain.
+	if ce.uncertain() {
+		// The request may have reached the legacy system.
 		return Result{Verdict: LegacyFailed, Message: "legacy system unreachable", Err: out.Err}, true
 	}
 	return Result{Verdict: LegacyUnreachable, Err: out.Err}, true
