@@ -85,7 +85,7 @@ func DryRun(cfg []byte, flow string, n int, payload []byte, w io.Writer) error {
 	}
 	app.exps = mappings.DefaultExponents()
 	for code, e := range app.Currencies {
-		app.exps[code] = e
+		app.exps.SetExponent(code, e)
 	}
 	app.compiler = mappings.NewCompiler(app.exps)
 	if err := app.Legacy.provision(); err != nil {
