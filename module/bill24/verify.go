@@ -711,8 +711,8 @@ type answer struct {
 	data    any
 }
 
-// readAnswer decodes an envelope exactly: one JSON object, numbers as
-// json.Number, nothing after it, valid UTF-8.
+// readAnswer decodes an envelope exactly: one JSON object without a key
+// twice, numbers as json.Number, nothing after it, valid UTF-8.
 func readAnswer(body []byte) (answer, error) {
 	var a answer
 	body = bytes.TrimSpace(body)
@@ -724,15 +724,11 @@ func readAnswer(body []byte) (answer, error) {
 	case body[0] != '{':
 		return a, errors.New("malformed answer: not a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return a, fmt.Errorf("malformed answer: %s", jsonErrText(err))
+	v, err := mappings.ParseJSONNumbers(body) // strict: a key twice is an error
+	if err != nil {
+		return a, fmt.Errorf("malformed answer: %w", err)
 	}
-	if dec.InputOffset() != int64(len(body)) {
-		return a, errors.New("malformed answer: data after the top-level object")
-	}
+	m := v.(map[string]any)
 	switch c := m["code"].(type) {
 	case nil:
 	case string:
@@ -895,13 +891,4 @@ func decodeTransaction(data map[string]any) (Transaction, error) {
 		return Transaction{}, fmt.Errorf("malformed answer: data.tran_id must be at most %d printable characters", MaxIDLen)
 	}
 	return tx, nil
-}
-
-// jsonErrText strips the package prefix from encoding/json errors.
-func jsonErrText(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
-	}
-	return err.Error()
 }
