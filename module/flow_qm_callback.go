@@ -63,7 +63,7 @@ func (qmCallback) decode(h *Handler, r *http.Request, body []byte) (event, error
 	if sign := r.Header.Get("Sign"); sign != "" && !qm.VerifySign(body, h.app.QM.secret(), sign) {
 		return event{}, errors.New("Sign header does not match the body")
 	}
-	b, err := qm.DecodeCallback(body)
+	b, err := qm.DecodeCallback(body, h.app.exps)
 	if err != nil {
 		return event{}, err
 	}

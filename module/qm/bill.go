@@ -2,9 +2,13 @@ package qm
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -12,8 +16,8 @@ import (
 	"github.com/billbridge/caddy-billbridge/mappings"
 )
 
-// MaxIDLen bounds a bill id, in bytes.
-const MaxIDLen = 128
+// MaxIDLen bounds a bill id, in bytes (mappings.CheckID).
+const MaxIDLen = mappings.MaxIDLen
 
 // Bill statuses (protocols.md C.3).
 const (
@@ -54,6 +58,24 @@ type Bill struct {
 	Raw map[string]any `json:"-" expr:"raw"`
 }
 
+// Fingerprint identifies what a bill is, so that a second callback under
+// the same billId with other money in it is caught (409) instead of being
+// answered as the first. It covers what decides where the money goes and
+// how much: the bill id, the merchant's reference (the legacy invoice the
+// bill pays), the amount in canonical form (100 and "100.00" are one
+// amount), the currency, and the status (a bill's final status does not
+// change). QM's own references, names and times are left out: Requery
+// may fill them in later than the callback.
+func (b Bill) Fingerprint() string {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	for _, s := range []string{"qm/bill/1", b.BillID, b.MerchantReference, b.BillAmount.Canonical(), b.Currency, strconv.Itoa(b.Status)} {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))]) // length-prefixed: fields cannot run together
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // CreateBillRequest is the body of Create Bill. The amount goes out
 // exactly as given: 100.00 is sent as 100.00.
 type CreateBillRequest struct {
@@ -80,23 +102,42 @@ type CreatedBill struct {
 }
 
 // DecodeCallback parses and validates the body of a QM bill callback. The
-// caller bounds its size. billId (printable, at most MaxIDLen bytes),
-// billAmount (a positive exact decimal, as a string or a number), currency
-// (three uppercase letters) and status (an integer 0–4) are required; the
-// other fields may be absent or null. Unknown fields are kept in Raw.
+// caller bounds its size. billId (see CheckBillID), billAmount (a positive
+// exact decimal, as a string or a number, within its currency's bounds in
+// exps: mappings.CheckAmount), currency (three uppercase letters) and
+// status (an integer 0–4) are required; the other fields may be absent or
+// null. An object holding a key twice, at any depth, is refused. Unknown
+// fields are kept in Raw.
 //
 // A callback is a claim, not a fact: confirm it with Requery.
-func DecodeCallback(body []byte) (Bill, error) {
+func DecodeCallback(body []byte, exps mappings.Exponents) (Bill, error) {
 	raw, err := decodeObject(body, "callback body")
 	if err != nil {
 		return Bill{}, err
 	}
-	return decodeBill(raw)
+	return decodeBillIn(raw, exps)
 }
 
-// decodeBill reads a bill from a decoded object: the callback body, or the
-// data of a Requery answer.
-func decodeBill(m map[string]any) (Bill, error) {
+// CheckBillID checks a bill id from QM (a callback, a Requery answer, the
+// redirect's billId query parameter): it becomes the store key and the
+// legacy call's Idempotency-Key exactly as it is, so it must be 1 to
+// MaxIDLen bytes of printable ASCII without a space at either end
+// (mappings.CheckID). The error says which rule it breaks.
+func CheckBillID(id string) error { return mappings.CheckID("billId", id) }
+
+// defaultExponents bounds the amount of a Requery answer, which the
+// client decodes without the app's table: a requeried bill is compared
+// with the callback, which DecodeCallback checked against the app's.
+// Create Bill's answer is not bounded here: the bill exists at QM by then,
+// and the flow compares its amount with the one asked for.
+var defaultExponents = mappings.DefaultExponents()
+
+// decodeBill reads a bill from a Requery answer's data.
+func decodeBill(m map[string]any) (Bill, error) { return decodeBillIn(m, defaultExponents) }
+
+// decodeBillIn reads a bill from a decoded object: the callback body, or
+// the data of a Requery answer.
+func decodeBillIn(m map[string]any, exps mappings.Exponents) (Bill, error) {
 	var b Bill
 	var err error
 	if b.BillID, err = billID(m); err != nil {
@@ -113,6 +154,9 @@ func decodeBill(m map[string]any) (Bill, error) {
 	}
 	if !mappings.ValidCurrencyCode(b.Currency) {
 		return Bill{}, fmt.Errorf("currency %q is not three uppercase letters", truncate(b.Currency))
+	}
+	if err := exps.CheckAmount("billAmount", b.BillAmount, b.Currency); err != nil {
+		return Bill{}, err
 	}
 	v, ok := m["status"]
 	if !ok || v == nil {
@@ -183,11 +227,8 @@ func decodeCreated(m map[string]any) (CreatedBill, error) {
 	return c, nil
 }
 
-// validBillID reports whether id can be a bill id: non-empty, at most
-// MaxIDLen bytes of valid UTF-8 without control characters.
-func validBillID(id string) bool {
-	return id != "" && len(id) <= MaxIDLen && utf8.ValidString(id) && printable(id)
-}
+// validBillID reports whether CheckBillID accepts id.
+func validBillID(id string) bool { return CheckBillID(id) == nil }
 
 func billID(m map[string]any) (string, error) {
 	v, ok := m["billId"]
@@ -198,8 +239,8 @@ func billID(m map[string]any) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("billId must be a string, got %s", describe(v))
 	}
-	if !validBillID(id) {
-		return "", fmt.Errorf("billId must be 1 to %d printable characters", MaxIDLen)
+	if err := CheckBillID(id); err != nil {
+		return "", err
 	}
 	return id, nil
 }
@@ -302,8 +343,9 @@ func describe(v any) string {
 }
 
 // decodeObject decodes one JSON object exactly: numbers stay json.Number
-// (never float64), trailing data is an error, and invalid UTF-8 is refused
-// rather than silently replaced. what names the document in errors.
+// (never float64), a key twice (at any depth) and trailing data are
+// errors, and invalid UTF-8 is refused rather than silently replaced.
+// what names the document in errors.
 func decodeObject(body []byte, what string) (map[string]any, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -315,26 +357,14 @@ func decodeObject(body []byte, what string) (map[string]any, error) {
 	if body[0] != '{' {
 		return nil, fmt.Errorf("%s is not a JSON object", what)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%s is malformed JSON: %s", what, jsonErrText(err))
+	v, err := mappings.ParseJSONNumbers(body)
+	if se := (*mappings.JSONSyntaxError)(nil); errors.As(err, &se) && strings.HasPrefix(se.Msg, "data after") {
+		return nil, fmt.Errorf("%s is malformed JSON: data after the top-level object (at byte %d)", what, se.Offset)
 	}
-	// dec.More does not see a stray '}' or ']'; body is trimmed, so
-	// anything after the object is data.
-	if dec.InputOffset() != int64(len(body)) {
-		return nil, fmt.Errorf("%s is malformed JSON: data after the top-level object", what)
+	if err != nil {
+		return nil, fmt.Errorf("%s is malformed JSON: %w", what, err)
 	}
-	return m, nil
-}
-
-func jsonErrText(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
-	}
-	return err.Error()
+	return v.(map[string]any), nil
 }
 
 func printable(s string) bool {
