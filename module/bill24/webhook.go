@@ -233,7 +233,7 @@ func checkStatus(raw map[string]any, shape string) error {
 		if isString {
 			shown = strconv.Quote(truncate(s, 32))
 		}
-		return fmt.Errorf("status %s is not a completed payment (%q); nothing was posted", shown, SuccessStatus)
+		return fmt.Errorf("status %s is not a completed payment; nothing was posted", shown)
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func TestDecodeWebhookStrict(t *testing.T) {
 		{"duplicate as an escape", `{"tran_id":"T-1","currency":"USD","status":"success","tran_amount":45,"tran_\u0061mount":4500}`,
 			`"tran_amount"`},
 		// Status.
-		{"status empty", `{"tran_id":"T-1","currency":"USD","status":"","tran_amount":45}`, `status "" is not a completed payment ("success")`},
+		{"status empty", `{"tran_id":"T-1","currency":"USD","status":"","tran_amount":45}`, `status "" is not a completed payment; nothing was posted`},
 		{"status null", `{"tran_id":"T-1","currency":"USD","status":null,"tran_amount":45}`, `status null is not a completed payment`},
 		{"status missing", `{"tran_id":"T-1","currency":"USD","tran_amount":45}`, `status is required ("success" for a completed payment)`},
 		{"status missing, checkout", `{"tran_id":"T-1","currency":"KHR","tran_amount":100,"fee_amount":1,"total_amount":101}`, `status is required`},
