@@ -176,12 +176,11 @@ func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 	}
 
 	for i, c := range w.Customers {
-		name := fmt.Sprintf("customers[%d].amount", i)
-		if err := exps.CheckAmount(name, c.Amount, currency); err != nil {
-			return w, err
+		if err := exps.CheckAmount("amount", c.Amount, currency); err != nil {
+			return w, fmt.Errorf("customers[%d].%w", i, err) // customers[0].amount 0.5 has more…
 		}
 		if c.Amount.Sign() < 0 {
-			return w, fmt.Errorf("%s must not be negative", name)
+			return w, fmt.Errorf("customers[%d].amount must not be negative", i)
 		}
 	}
 
