@@ -581,7 +581,7 @@ func TestFunctionErrors(t *testing.T) {
 // TestConfigurableExponents: a configuration may change an exponent.
 func TestConfigurableExponents(t *testing.T) {
 	exps := DefaultExponents()
-	exps["KHR"] = 2
+	exps.SetExponent("KHR", 2)
 	c := NewCompiler(exps)
 	env := RequestEnv[testReq]{Req: newTestReq()}
 	p, err := c.Compile(`format_amount(req.amount, "KHR")`, env, KindString)
@@ -591,7 +591,7 @@ func TestConfigurableExponents(t *testing.T) {
 	if got, err := p.String(env); err != nil || got != "50000.00" {
 		t.Errorf("KHR with exponent 2: %q, %v", got, err)
 	}
-	if DefaultExponents()["KHR"] != 0 {
+	if DefaultExponents()["KHR"].Exponent != 0 {
 		t.Errorf("changing a copy changed the defaults")
 	}
 	// The default compiler still writes whole riel.

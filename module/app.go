@@ -79,7 +79,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if e < 0 || e > 8 {
 			return fmt.Errorf("currencies: %s exponent %d out of range 0–8", code, e)
 		}
-		a.exps[code] = e
+		a.exps.SetExponent(code, e)
 	}
 	a.compiler = mappings.NewCompiler(a.exps)
 

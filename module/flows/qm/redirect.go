@@ -75,7 +75,7 @@ func (f *Redirect) Decode(r *http.Request, _ []byte) (*billbridge.Event, error) 
 	if id == "" {
 		return nil, errors.New("this link is missing its bill reference (billId)")
 	}
-	if len(id) > wire.MaxIDLen || strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if wire.CheckBillID(id) != nil {
 		return nil, errors.New("this link's bill reference is not valid")
 	}
 	ev := billEvent(wire.Bill{BillID: id})
