@@ -160,11 +160,11 @@ func TestWebhookFirstDeliveryThenReplay(t *testing.T) {
 func TestWebhookShapesReachLegacyExactly(t *testing.T) {
 	env := newWebhookEnv(t, "memory", false, "")
 	v2id, coid := uniqueID(t, "tnx"), uniqueID(t, "co")
-	v2, err := os.ReadFile("../../shared/fixtures/bill24_webhook_v2.json")
+	v2, err := os.ReadFile("../examples/payloads/bill24_webhook_v2.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	co, err := os.ReadFile("../../shared/fixtures/bill24_webhook_checkout.json")
+	co, err := os.ReadFile("../examples/payloads/bill24_webhook_checkout.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ type Result struct {
 // placeholderID is where a webhook's tran_id goes; ids are always 36 bytes.
 const placeholderID = "00000000-0000-0000-0000-000000000000"
 
-// webhookV1 is ../shared/fixtures/bill24_webhook_v1.json (the README's demo
+// webhookV1 is examples/payloads/bill24_webhook_v1.json (the README's demo
 // payload), compacted, with its tran_id replaced.
 const webhookV1 = `{"tran_id":"` + placeholderID + `","tran_no":"6K0BTGwG7HsF",` +
 	`"payment_service_type":"Bank Channel","tran_date":"2024-11-29T16:58:16.727168",` +

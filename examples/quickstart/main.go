@@ -211,7 +211,9 @@ func setDefaultEnv(key, def string) bool {
 	return false
 }
 
-// webhookV1 is Bill24's current webhook shape (fixtures/bill24_webhook_v1.json).
+// webhookV1 is Bill24's current webhook shape, examples/payloads/
+// bill24_webhook_v1.json compacted, inline so the printed curl works from
+// any directory (TestWebhookV1MatchesPayload keeps the two the same).
 const webhookV1 = `{"tran_id":"348b4b16-1f06-4563-8204-105a8420a067","tran_no":"6K0BTGwG7HsF",` +
 	`"payment_service_type":"Bank Channel","tran_date":"2024-11-29T16:58:16.727168","tran_amount":45,` +
 	`"currency":"USD","bank_code":"AC","bank_name":"ACLEDA","bank_ref":"AC00112301",` +
