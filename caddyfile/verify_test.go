@@ -3,8 +3,6 @@ package caddyfile
 import (
 	"fmt"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 const verifyCaddyfile = `{
@@ -43,9 +41,9 @@ http://localhost:9080 {
 `
 
 func TestWebhookVerifiedWithBill24(t *testing.T) {
+	tester := newTester(t)
 	t.Setenv("BB_TEST_B24_SECRET", "b24-secret")
 	stub, b24 := newLegacyStub(t), newFakeBill24(t)
-	tester := caddytest.NewTester(t)
 	initServer(t, tester, fmt.Sprintf(verifyCaddyfile, stub.URL(), b24.srv.URL))
 
 	good, wrongAmount, pending, failed, unknown := uniqueID(t, "ok"), uniqueID(t, "amt"), uniqueID(t, "pend"), uniqueID(t, "fail"), uniqueID(t, "unk")

@@ -96,7 +96,8 @@ func storeKinds(t *testing.T, needOwnRedis bool, fn func(t *testing.T, env *webh
 
 func newWebhookEnv(t *testing.T, kind string, ownRedis bool, extra string) *webhookEnv {
 	t.Helper()
-	env := &webhookEnv{stub: newLegacyStub(t), tester: caddytest.NewTester(t)}
+	tester := newTester(t)
+	env := &webhookEnv{stub: newLegacyStub(t), tester: tester}
 	storeCfg := "memory"
 	if kind == "redis" {
 		addr := ""
