@@ -133,7 +133,9 @@ func main() {
 		copy(req[idOff:], *id)
 	}
 	if *printReq {
-		os.Stdout.Write(req)
+		if _, err := os.Stdout.Write(req); err != nil {
+			log.Fatal(err)
+		}
 		return
 	}
 
@@ -259,7 +261,7 @@ func (w *worker) setPrefix(prefix [8]byte) {
 	id := w.req[w.idOff : w.idOff+len(placeholderID)]
 	hex.Encode(id[0:8], prefix[0:4])
 	hex.Encode(id[9:13], prefix[4:6])
-	hex.Encode(id[14:18], []byte{byte(w.i >> 8), byte(w.i)})
+	hex.Encode(id[14:18], []byte{byte(w.i >> 8), byte(w.i)}) //nolint:gosec // G115: the low 16 bits, by design
 }
 
 // nextID writes the next sequence number into the request's tran_id.
