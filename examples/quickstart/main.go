@@ -66,12 +66,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
-	d.printUsage(os.Stdout)
+	if err := d.printUsage(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	<-ctx.Done()
 	stop()
-	fmt.Fprintln(os.Stdout, "\nquickstart: stopping")
+	fmt.Println("\nquickstart: stopping")
 	if err := d.stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
@@ -222,10 +224,10 @@ const webhookV1 = `{"tran_id":"348b4b16-1f06-4563-8204-105a8420a067","tran_no":"
 	`"customer_name":"MAO SAMON","customer_name_latin":"","bill_no":"","amount":45}]}`
 
 // printUsage says what is listening and how to play Bill24 with curl.
-func (d *demo) printUsage(w io.Writer) {
+func (d *demo) printUsage(w io.Writer) error {
 	token, tokenNote := "'token: "+defaultBill24Token+"'", defaultBill24Token
 	if d.tokenFromEnv {
-		token, tokenNote = `"token: $BILL24_TOKEN"`, "from $BILL24_TOKEN"
+		token, tokenNote = `"token: $BILL24_TOKEN"`, "from $BILL24_TOKEN" //nolint:gosec // G101: names the variable, holds no secret
 	}
 	key, keyNote := "'X-Api-Key: "+defaultLegacyKey+"'", defaultLegacyKey
 	if d.keyFromEnv {
@@ -236,7 +238,7 @@ func (d *demo) printUsage(w io.Writer) {
 			d.caddyURL, token, code)
 	}
 
-	fmt.Fprintf(w, `
+	_, err := fmt.Fprintf(w, `
 billbridge quickstart
 
   demo legacy billing API  %s   (X-Api-Key: %s)
@@ -265,4 +267,5 @@ Ctrl-C to stop.
 		d.caddyURL, token, webhookV1,
 		d.legacyURL, key,
 		proxy("37627011"))
+	return err
 }

@@ -189,6 +189,35 @@ func TestWebhookV1MatchesPayload(t *testing.T) {
 	}
 }
 
+// TestPrintUsage: the printed curl commands reach the demo's addresses with
+// the demo's secrets, and the webhook one carries the sample payload.
+func TestPrintUsage(t *testing.T) {
+	d := &demo{legacyURL: "http://127.0.0.1:18081", caddyURL: "http://127.0.0.1:18080"}
+	var out strings.Builder
+	if err := d.printUsage(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"curl -s http://127.0.0.1:18080/bill24/proxy -H 'token: demo-token'",
+		"curl -s http://127.0.0.1:18080/bill24/webhook -H 'token: demo-token'",
+		"-d '" + webhookV1 + "'",
+		"curl -s http://127.0.0.1:18081/api/ledger -H 'X-Api-Key: demo-key'",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, out.String())
+		}
+	}
+	d.tokenFromEnv, d.keyFromEnv = true, true
+	out.Reset()
+	if err := d.printUsage(&out); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); strings.Contains(s, "demo-token") || strings.Contains(s, "demo-key") ||
+		!strings.Contains(s, `"token: $BILL24_TOKEN"`) || !strings.Contains(s, `"X-Api-Key: $LEGACY_API_KEY"`) {
+		t.Errorf("with secrets from the environment, usage should name the variables, not the demo values:\n%s", s)
+	}
+}
+
 // payload reads a sample gateway payload from examples/payloads.
 func payload(t *testing.T, name string) string {
 	t.Helper()
@@ -245,7 +274,9 @@ func freePort(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	if err := ln.Close(); err != nil { // free it for the test
+		t.Fatal(err)
+	}
 	return port
 }
