@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // faultyLedger is a legacy payments API that misbehaves the way real ones
@@ -206,7 +205,7 @@ func TestLegacyFaults(t *testing.T) {
 	for _, mode := range []string{"500", "drop", "slow", "dup"} {
 		t.Run(mode, func(t *testing.T) {
 			ledger := newFaultyLedger(t, mode, 1500*time.Millisecond)
-			tester := caddytest.NewTester(t)
+			tester := newTester(t)
 			initServer(t, tester, fmt.Sprintf(faultsCaddyfile, ledger.srv.URL))
 			client := &http.Client{Timeout: 10 * time.Second}
 			ids := make([]string, payments)

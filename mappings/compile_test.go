@@ -438,6 +438,9 @@ func TestFunctions(t *testing.T) {
 		{`round_bank(10.005, 2)`, MustDecimal("10.00")},
 		{`round_bank(10.015, 2)`, MustDecimal("10.02")},
 		{`round_bank(-2.5, 0)`, MustDecimal("-2")},
+		// places beyond int32 saturate, never wrap (2^32+1 would be 1, -2^32-2 would be -2)
+		{`round(1.25, 4294967297)`, MustDecimal("1.25").Round(1000)},
+		{`round_bank(125, -4294967298)`, MustDecimal("0")},
 
 		{`format_amount(10.2, "USD")`, "10.20"},
 		{`format_amount(decimal("10.20"), "USD")`, "10.20"},

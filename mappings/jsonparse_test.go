@@ -503,7 +503,7 @@ func TestParseJSONReuse(t *testing.T) {
 
 func readFixtures(t testing.TB) map[string][]byte {
 	t.Helper()
-	names, err := filepath.Glob("../../shared/fixtures/*.json")
+	names, err := filepath.Glob("../examples/payloads/*.json")
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no fixtures: %v", err)
 	}

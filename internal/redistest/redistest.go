@@ -98,7 +98,9 @@ func FreePort() (int, error) {
 			return 0, err
 		}
 		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		if err := l.Close(); err != nil {
+			return 0, err
+		}
 		if port != reservedRedisPort {
 			return port, nil
 		}
@@ -110,7 +112,7 @@ func (s *Server) start() error {
 	if s.port == reservedRedisPort {
 		return fmt.Errorf("refusing to start redis-server on port %d", reservedRedisPort)
 	}
-	cmd := exec.Command(s.bin,
+	cmd := exec.Command(s.bin, //nolint:gosec // G204: redis-server from PATH, with our own arguments
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -154,7 +156,7 @@ func pingRaw(addr string) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }() // the PONG, or its absence, is the answer
 	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
 	if _, err := c.Write([]byte("PING\r\n")); err != nil {
 		return err
@@ -226,7 +228,11 @@ func NewClient(tb testing.TB, addr string) *redis.Client {
 		WriteTimeout:          2 * time.Second,
 		ContextTimeoutEnabled: true,
 	})
-	tb.Cleanup(func() { c.Close() })
+	tb.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			tb.Errorf("closing the redis client: %v", err)
+		}
+	})
 	return c
 }
 

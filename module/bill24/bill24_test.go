@@ -11,7 +11,7 @@ import (
 	"github.com/billbridge/caddy-billbridge/mappings"
 )
 
-const fixtures = "../../../shared/fixtures/"
+const fixtures = "../../examples/payloads/"
 
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()

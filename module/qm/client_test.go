@@ -17,7 +17,7 @@ import (
 	"github.com/billbridge/caddy-billbridge/mappings"
 )
 
-const fixtures = "../../../shared/fixtures/"
+const fixtures = "../../examples/payloads/"
 
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
@@ -29,7 +29,7 @@ func readFixture(t testing.TB, name string) []byte {
 }
 
 func TestSign(t *testing.T) {
-	// QM's documented vector (fixtures/README.md): 4-space indent, LF, no
+	// QM's documented vector (examples/payloads/README.md): 4-space indent, LF, no
 	// trailing newline.
 	body := []byte("{\n    \"amount\": 100\n}")
 	const want = "e5c8d5c5f4c06e5850897c93a99d7ceb"

@@ -418,12 +418,13 @@ func (s *redisSettings) poolKey() string {
 		sum := sha256.Sum256([]byte(v))
 		return hex.EncodeToString(sum[:])
 	}
-	fmt.Fprintf(h, "v1\nurl=%s\naddrs=%q\nusername=%q\npassword=%s\ndb=%d,%t\n",
+	// Writes to a hash.Hash never fail.
+	_, _ = fmt.Fprintf(h, "v1\nurl=%s\naddrs=%q\nusername=%q\npassword=%s\ndb=%d,%t\n",
 		hashed(s.url), s.addrs, s.username, hashed(s.password), s.db, s.dbSet)
-	fmt.Fprintf(h, "master=%q\nsentinel_username=%q\nsentinel_password=%s\ncluster=%t\n",
+	_, _ = fmt.Fprintf(h, "master=%q\nsentinel_username=%q\nsentinel_password=%s\ncluster=%t\n",
 		s.masterName, s.sentinelUsername, hashed(s.sentinelPassword), s.cluster)
-	fmt.Fprintf(h, "tls=%t,%t,%q,%q,%s\n", s.tlsOn, s.tlsInsecure, s.tlsServerName, s.caFile, hashed(string(s.caPEM)))
-	fmt.Fprintf(h, "dial=%d\ntimeout=%d\npool=%d\n", s.dialTimeout, s.timeout, s.poolSize)
+	_, _ = fmt.Fprintf(h, "tls=%t,%t,%q,%q,%s\n", s.tlsOn, s.tlsInsecure, s.tlsServerName, s.caFile, hashed(string(s.caPEM)))
+	_, _ = fmt.Fprintf(h, "dial=%d\ntimeout=%d\npool=%d\n", s.dialTimeout, s.timeout, s.poolSize)
 	return "redis:" + hex.EncodeToString(h.Sum(nil))
 }
 

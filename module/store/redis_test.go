@@ -376,7 +376,7 @@ func TestRedisSettingsDescribeIsRedacted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	closeClient(t, c)
 	o := c.(*redis.Client).Options()
 	if o.Addr != "redis.example.com:6380" || o.DB != 2 || o.Password != "s3cr3t-pw" || o.TLSConfig == nil || o.TLSConfig.ServerName != "redis.example.com" {
 		t.Errorf("options from the URL: addr %q db %d tls %v", o.Addr, o.DB, o.TLSConfig != nil)
@@ -405,7 +405,7 @@ func TestRedisClientKinds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer c.Close()
+			closeClient(t, c)
 			if got := typeName(c); got != tc.kind {
 				t.Errorf("client = %s, want %s", got, tc.kind)
 			}
@@ -457,4 +457,15 @@ func TestRedisJSONConfig(t *testing.T) {
 			t.Errorf("module %s: %v", id, err)
 		}
 	}
+}
+
+// closeClient closes c when the test ends, and fails the test if that
+// fails.
+func closeClient(t *testing.T, c redis.UniversalClient) {
+	t.Helper()
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("closing the client: %v", err)
+		}
+	})
 }
