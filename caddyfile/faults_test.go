@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
 )
 
 // faultyLedger is a legacy payments API that misbehaves the way real ones
