@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/billbridge/caddy-billbridge/internal/tracing"
 )
 
 // Legacy is the merchant's existing billing API. Its scheme, host and port
@@ -245,7 +247,7 @@ func (l *Legacy) roundTrip(req *http.Request) (*http.Response, error) {
 	if l.intercept != nil {
 		return l.intercept(req)
 	}
-	return l.rt.RoundTrip(req)
+	return tracing.Transport(req.Context(), l.rt, "legacy").RoundTrip(req)
 }
 
 // oneShotBody gives req a body that the transport cannot replay.
