@@ -41,6 +41,7 @@ type App struct {
 	Currencies map[string]int32 `json:"currencies,omitempty"`
 
 	store    store.Store
+	calls    *upstreams
 	compiler *mappings.Compiler
 	exps     mappings.Exponents
 	logger   *zap.Logger
@@ -70,6 +71,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 
 // Provision sets up the app.
 func (a *App) Provision(ctx caddy.Context) error {
+	a.calls = new(upstreams)
 	a.logger = ctx.Logger()
 	a.exps = mappings.DefaultExponents()
 	for code, e := range a.Currencies {
@@ -150,6 +152,7 @@ func (a *App) Cleanup() error {
 // Start makes this config's store the one the admin API reads.
 func (a *App) Start() error {
 	activeStore.Store(&a.store)
+	activeApp.Store(a)
 	return nil
 }
 
@@ -157,6 +160,7 @@ func (a *App) Start() error {
 // before this one stops) has already replaced it.
 func (a *App) Stop() error {
 	activeStore.CompareAndSwap(&a.store, nil)
+	activeApp.CompareAndSwap(a, nil)
 	return nil
 }
 

@@ -334,6 +334,14 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, a answer) {
 // record logs and counts the answer: one line per gateway event.
 func (h *Handler) record(a answer, d time.Duration) {
 	h.metrics.observe(h.name, a.label, d)
+	gateway, _, _ := strings.Cut(h.profile.Key, ":")
+	if u := h.app.calls.of(a.Verdict, gateway); u != nil {
+		if a.status >= 500 {
+			u.failed(string(a.Verdict))
+		} else {
+			u.ok()
+		}
+	}
 	ce := h.logger.Check(a.level, "gateway event")
 	if ce == nil {
 		return
