@@ -178,6 +178,8 @@ func (s *Server) start() error {
 		"--appendonly", "no",
 		"--dir", s.dir,
 		"--loglevel", "warning",
+		// Replicas sync at once, not after the default 5 s wait for others.
+		"--repl-diskless-sync-delay", "0",
 	)
 	args = append(args, s.extra...)
 	cmd := exec.Command(s.bin, args...)
@@ -304,10 +306,21 @@ func Prefix(tb testing.TB, c redis.UniversalClient) string {
 	return prefix
 }
 
-// deleteKeys deletes the keys under prefix, and no others.
+// deleteKeys deletes the keys under prefix, and no others, on every
+// master of a cluster.
 func deleteKeys(tb testing.TB, c redis.UniversalClient, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+			deleteKeys(tb, n, prefix)
+			return nil
+		})
+		if err != nil {
+			tb.Logf("cleaning keys under %q: %v", prefix, err)
+		}
+		return
+	}
 	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	var keys []string
 	for iter.Next(ctx) {
