@@ -262,6 +262,41 @@ func (c *Cluster) WaitOK(nodes ...*Server) time.Time {
 	return time.Now()
 }
 
+// WaitFailedOver waits until every node but victim flags victim as
+// failed and reports cluster_state:ok (a replica has taken its slots),
+// and returns the time it saw that.
+func (c *Cluster) WaitFailedOver(victim *Server) time.Time {
+	c.tb.Helper()
+	var survivors []*Server
+	for _, n := range c.Nodes {
+		if n != victim {
+			survivors = append(survivors, n)
+		}
+	}
+	waitFor(c.tb, 30*time.Second, "the survivors to fail "+victim.Addr+" over", func() error {
+		for _, n := range survivors {
+			cl := redis.NewClient(&redis.Options{Addr: n.Addr, DialTimeout: time.Second})
+			nodes, err := cl.ClusterNodes(context.Background()).Result()
+			cl.Close()
+			if err != nil {
+				return err
+			}
+			failed := false
+			for _, line := range strings.Split(nodes, "\n") {
+				f := strings.Fields(line)
+				if len(f) > 2 && strings.HasPrefix(f[1], victim.Addr+"@") && strings.Contains(f[2], "fail") && !strings.Contains(f[2], "fail?") {
+					failed = true
+				}
+			}
+			if !failed {
+				return fmt.Errorf("%s does not flag %s as failed yet", n.Addr, victim.Addr)
+			}
+		}
+		return nil
+	})
+	return c.WaitOK(survivors...)
+}
+
 // Alive returns the nodes still running.
 func (c *Cluster) Alive() []*Server {
 	var out []*Server

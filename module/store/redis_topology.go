@@ -81,20 +81,24 @@ type monitor struct {
 	// a bare backend's stays quiet).
 	logs bool
 
-	mu       sync.Mutex
-	nodes    map[string]nodeReport
-	logged   map[string]string // addr -> last verdict logged in the background
-	unknown  map[string]bool   // addr -> "CONFIG disabled" said once
-	last     time.Time
-	running  bool
-	pending  bool
-	unsafe   atomic.Bool // some master may forget payments, or is unknown
-	anyRepl  atomic.Bool // some master reported replicas
-	reloadAt atomic.Int64
+	mu      sync.Mutex
+	nodes   map[string]nodeReport
+	logged  map[string]string // addr -> last verdict logged in the background
+	unknown map[string]bool   // addr -> "CONFIG disabled" said once
+	// hadReplicas: masters seen with replicas. Such a master keeps
+	// waiting for one when they go: a master whose replica has left may
+	// be the one a failover is leaving behind, and what it accepts now
+	// is lost when it is made a replica of the new master.
+	hadReplicas map[string]bool
+	last        time.Time
+	running     bool
+	pending     bool
+	unsafe      atomic.Bool // some master may forget payments, or is unknown
+	reloadAt    atomic.Int64
 }
 
 func newMonitor(client redis.UniversalClient) *monitor {
-	return &monitor{client: client, nodes: map[string]nodeReport{}, logged: map[string]string{}, unknown: map[string]bool{}}
+	return &monitor{client: client, nodes: map[string]nodeReport{}, logged: map[string]string{}, unknown: map[string]bool{}, hadReplicas: map[string]bool{}}
 }
 
 // minCheckInterval bounds how often a background check runs.
@@ -169,15 +173,16 @@ func (m *monitor) check(ctx context.Context) ([]nodeReport, error) {
 	m.last = time.Now()
 	for _, r := range reports {
 		m.nodes[r.addr] = r
+		if r.replicas > 0 {
+			m.hadReplicas[r.addr] = true
+		}
 	}
-	unsafe, anyRepl := false, false
+	unsafe := false
 	for _, r := range m.nodes {
 		unsafe = unsafe || r.verdict != durableYes
-		anyRepl = anyRepl || r.replicas > 0
 	}
 	m.mu.Unlock()
 	m.unsafe.Store(unsafe)
-	m.anyRepl.Store(anyRepl)
 	for _, r := range reports {
 		durableGauge.WithLabelValues(r.addr).Set(float64(r.verdict))
 		if r.replicas >= 0 {
@@ -190,14 +195,17 @@ func (m *monitor) check(ctx context.Context) ([]nodeReport, error) {
 	return reports, err
 }
 
-// replicas returns the replicas addr last reported; known is false if it
-// was never checked.
+// replicas returns the replicas addr last reported, or that it had
+// earlier, whichever is more; known is false if it was never checked.
 func (m *monitor) replicas(addr string) (n int, known bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.nodes[addr]
 	if !ok || r.replicas < 0 {
 		return 0, false
+	}
+	if r.replicas == 0 && m.hadReplicas[addr] {
+		return 1, true
 	}
 	return r.replicas, true
 }

@@ -65,19 +65,13 @@ func (b *RedisBackend) replicasFor(addr string) int {
 	}
 	n, known := b.mon.replicas(addr)
 	if !known {
-		// A master never checked (a replica just promoted, or a store
-		// used without its module): check it, and meanwhile wait if any
-		// master of this store has had replicas.
+		// A master never checked: a replica just promoted (which has no
+		// replica of its own yet), or a store used without its module.
+		// Check it; until then it is served like a lone master.
 		b.mon.kick()
-		if b.mon.anyRepl.Load() {
-			return 1
-		}
 		return 0
 	}
-	if n > 0 {
-		return 1
-	}
-	return 0
+	return min(n, 1)
 }
 
 // run runs script on the master of fullKey and, when replicas must
