@@ -15,7 +15,7 @@ import (
 )
 
 // startPair starts a master and a replica of it, synced.
-func startPair(t *testing.T) (master, replica *redistest.Server) {
+func startPair(t testing.TB) (master, replica *redistest.Server) {
 	t.Helper()
 	master = startRedisServer(t)
 	replica = redistest.StartWith(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port()), "--enable-debug-command", "local")

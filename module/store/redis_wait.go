@@ -40,6 +40,8 @@ func (w waitResult) err() error {
 // server: a *redis.Client, or the node client of a cluster master.
 type pipeliner interface {
 	Pipeline() redis.Pipeliner
+	EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd
+	Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd
 }
 
 // node returns the client of the master that owns fullKey's slot, and its
@@ -125,6 +127,13 @@ func evalWait(ctx context.Context, c pipeliner, script *luaScript, key string, w
 }
 
 func evalWaitOnce(ctx context.Context, c pipeliner, sha, src, key string, want int, timeout time.Duration, args []any) (any, int, error) {
+	if want == 0 {
+		// No replica to wait for: one plain command, no pipeline.
+		if sha != "" {
+			return resultOnly(c.EvalSha(ctx, sha, []string{key}, args...).Result())
+		}
+		return resultOnly(c.Eval(ctx, src, []string{key}, args...).Result())
+	}
 	p := c.Pipeline()
 	var cmd *redis.Cmd
 	if sha != "" {
@@ -153,6 +162,8 @@ func evalWaitOnce(ctx context.Context, c pipeliner, sha, src, key string, want i
 	}
 	return v, int(got), nil
 }
+
+func resultOnly(v any, err error) (any, int, error) { return v, 0, err }
 
 // claimBook remembers, for each claim this process holds, the attempt
 // count its claim got, so that a Complete or Release that finds another
