@@ -171,6 +171,10 @@ func (m *monitor) check(ctx context.Context) ([]nodeReport, error) {
 	}
 	m.mu.Lock()
 	m.last = time.Now()
+	if err == nil {
+		// Every master answered: forget nodes that are masters no more.
+		m.nodes = make(map[string]nodeReport, len(reports))
+	}
 	for _, r := range reports {
 		m.nodes[r.addr] = r
 		if r.replicas > 0 {
@@ -201,11 +205,11 @@ func (m *monitor) replicas(addr string) (n int, known bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.nodes[addr]
+	if m.hadReplicas[addr] && (!ok || r.replicas <= 0) {
+		return 1, true
+	}
 	if !ok || r.replicas < 0 {
 		return 0, false
-	}
-	if r.replicas == 0 && m.hadReplicas[addr] {
-		return 1, true
 	}
 	return r.replicas, true
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,4 +211,36 @@ func gaugeValue(t *testing.T, g prometheus.Gatherer, vec *prometheus.GaugeVec, n
 	}
 	t.Fatalf("no caddy_billbridge_store_durable{node=%q} in the registry", node)
 	return 0
+}
+
+// TestRedisDurabilityCheckedAfterReconnect: the settings are read again
+// when the client reconnects, without a restart of Caddy.
+func TestRedisDurabilityCheckedAfterReconnect(t *testing.T) {
+	srv := startRedisServer(t) // no persistence
+	m := &Redis{Addresses: []string{srv.Addr}}
+	if err := provisionRedis(t, m); err != nil {
+		t.Fatal(err)
+	}
+	if got := gaugeValue(t, prometheus.DefaultGatherer, durableGauge, srv.Addr); got != durableNo {
+		t.Fatalf("gauge at start = %v, want 0", got)
+	}
+	raw := newTestClient(t, srv.Addr)
+	if err := raw.ConfigSet(t.Context(), "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Cut every client connection: the store's next command reconnects.
+	if err := raw.Do(t.Context(), "CLIENT", "KILL", "TYPE", "normal").Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		_, _ = m.Backend().Claim(t.Context(), "k"+strconv.Itoa(i), "A", "fp", time.Minute, time.Hour)
+		if gaugeValue(t, prometheus.DefaultGatherer, durableGauge, srv.Addr) == durableYes {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the gauge still says %v 10s after the reconnect", gaugeValue(t, prometheus.DefaultGatherer, durableGauge, srv.Addr))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
