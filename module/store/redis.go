@@ -37,8 +37,15 @@ const pingTimeout = 2 * time.Second
 // Every string field may hold global placeholders such as
 // {env.REDIS_PASSWORD}; they are resolved at provision. Prefer them to
 // writing secrets into the config. If Redis does not answer at provision,
-// the module only logs a warning (a Redis blip must not block a reload);
-// requests then fail closed until it answers.
+// the module only logs a warning (a Redis blip must not block a reload)
+// unless require_durable is set; requests then fail closed until it
+// answers.
+//
+// At provision, and again after reconnects and topology errors, the
+// module reads every master's persistence (appendonly, save), eviction
+// policy and replicas: a Redis that may forget finished payments is
+// logged at error level and reported by caddy_billbridge_store_durable.
+// With replicas, every transition waits for one (see WaitReplicas).
 type Redis struct {
 	// URL of the server: redis://[user:password@]host[:port][/db] or
 	// rediss:// for TLS (go-redis URL options such as ?dial_timeout=3s are
@@ -147,8 +154,8 @@ func (Redis) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves placeholders, validates the settings, and attaches a
 // shared client (creating it if no module with the same connection
-// settings has one). It pings Redis with a short timeout and only warns if
-// that fails.
+// settings has one). It checks every master with a short timeout and only
+// warns if Redis does not answer, unless require_durable.
 func (r *Redis) Provision(ctx caddy.Context) error {
 	logger := ctx.Logger()
 	s, err := r.settings()

@@ -154,7 +154,10 @@ func (m *monitor) check(ctx context.Context) ([]nodeReport, error) {
 		reports []nodeReport
 	)
 	one := func(ctx context.Context, c *redis.Client) error {
-		r := inspect(ctx, c)
+		r, err := inspect(ctx, c)
+		if err != nil {
+			return err
+		}
 		mu.Lock()
 		reports = append(reports, r)
 		mu.Unlock()
@@ -214,8 +217,10 @@ func (m *monitor) replicas(addr string) (n int, known bool) {
 	return r.replicas, true
 }
 
-// inspect reads one master's persistence, eviction and replication.
-func inspect(ctx context.Context, c *redis.Client) nodeReport {
+// inspect reads one master's persistence, eviction and replication. It
+// fails only when the master did not answer at all; a refused CONFIG is
+// an unknown verdict.
+func inspect(ctx context.Context, c *redis.Client) (nodeReport, error) {
 	r := nodeReport{addr: c.Options().Addr, verdict: durableUnknown, replicas: -1}
 	var aof, save, policy, maxmem *redis.MapStringStringCmd
 	var repl *redis.StringCmd
@@ -227,7 +232,11 @@ func inspect(ctx context.Context, c *redis.Client) nodeReport {
 		repl = p.Info(ctx, "replication")
 		return nil
 	})
-	if info, err := repl.Result(); err == nil {
+	info, err := repl.Result()
+	if err != nil && !isServerReply(err) {
+		return r, fmt.Errorf("%s: %w", r.addr, err)
+	}
+	if err == nil {
 		r.replicas = infoInt(info, "connected_slaves")
 		if role := infoField(info, "role"); role != "" {
 			r.fields = append(r.fields, zap.String("role", role))
@@ -235,8 +244,11 @@ func inspect(ctx context.Context, c *redis.Client) nodeReport {
 	}
 	for _, cmd := range []*redis.MapStringStringCmd{aof, save, policy, maxmem} {
 		if err := cmd.Err(); err != nil {
+			if !isServerReply(err) {
+				return r, fmt.Errorf("%s: %w", r.addr, err)
+			}
 			r.cfgErr = err
-			return r
+			return r, nil
 		}
 	}
 	r.configOK = true
@@ -260,7 +272,14 @@ func inspect(ctx context.Context, c *redis.Client) nodeReport {
 		}
 		r.problems = append(r.problems, "maxmemory-policy "+p+" "+what+": an evicted finished payment is forgotten and its next retry is posted to the legacy API again (set maxmemory-policy noeviction)")
 	}
-	return r
+	return r, nil
+}
+
+// isServerReply reports whether err is an error reply from Redis (such
+// as an unknown or forbidden command), not a failure to reach it.
+func isServerReply(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
 }
 
 // logChanges logs each report whose verdict changed since the last one

@@ -244,3 +244,20 @@ func TestRedisDurabilityCheckedAfterReconnect(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestRedisRequireDurableUnreachable: require_durable cannot check a
+// Redis that does not answer, so it refuses to start.
+func TestRedisRequireDurableUnreachable(t *testing.T) {
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Redis{Addresses: []string{"127.0.0.1:" + strconv.Itoa(port)}, DialTimeout: ms(200), RequireDurable: true}
+	err = provisionRedis(t, m)
+	if err == nil || !strings.Contains(err.Error(), "cannot check Redis") || !strings.Contains(err.Error(), "remove require_durable") {
+		t.Fatalf("Provision with require_durable and Redis down = %v, want a refusal", err)
+	}
+	if m.Backend() != nil {
+		t.Errorf("a refused Provision left a backend")
+	}
+}
