@@ -118,8 +118,8 @@ type Redis struct {
 	// retries, never an answer a failover could erase.
 	WaitReplicas *int `json:"wait_replicas,omitempty"`
 
-	// WaitTimeout bounds the wait for replicas (default 500ms). It must
-	// be shorter than timeout.
+	// WaitTimeout bounds the wait for replicas (default 500ms, or half of
+	// timeout if that is shorter). It must be shorter than timeout.
 	WaitTimeout caddy.Duration `json:"wait_timeout,omitempty"`
 
 	backend *RedisBackend
@@ -421,16 +421,17 @@ func (r *Redis) settings() (*redisSettings, error) {
 			errs = append(errs, errors.New("wait_replicas must not be negative"))
 		}
 	}
+	// WAIT blocks on the connection for up to wait_timeout: the socket
+	// read timeout (go-redis default 3s) must outlast it. Unset, it is
+	// DefaultWaitTimeout or half of timeout, whichever is shorter.
+	readTimeout := cmp.Or(s.timeout, 3*time.Second)
 	s.waitTimeout = time.Duration(r.WaitTimeout)
 	switch {
 	case s.waitTimeout < 0:
 		errs = append(errs, errors.New("wait_timeout must not be negative"))
 	case s.waitTimeout == 0:
-		s.waitTimeout = DefaultWaitTimeout
-	}
-	// WAIT blocks on the connection for up to wait_timeout: the socket
-	// read timeout (go-redis default 3s) must outlast it.
-	if readTimeout := cmp.Or(s.timeout, 3*time.Second); s.waitTimeout >= readTimeout {
+		s.waitTimeout = min(DefaultWaitTimeout, readTimeout/2)
+	case s.waitTimeout >= readTimeout:
 		errs = append(errs, fmt.Errorf("wait_timeout (%v) must be shorter than timeout (%v)", s.waitTimeout, readTimeout))
 	}
 

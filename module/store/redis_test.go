@@ -336,7 +336,7 @@ func TestRedisModuleErrorsAreRedacted(t *testing.T) {
 		{"missing ca file", &Redis{Addresses: []string{"127.0.0.1:1"}, TLS: &RedisTLS{Enabled: true, CAFile: "/nonexistent/ca.pem"}}, nil, "ca_file"},
 		{"negative timeout", &Redis{Addresses: []string{"127.0.0.1:1"}, Timeout: caddy.Duration(-time.Second)}, nil, "timeout"},
 		{"negative wait_replicas", &Redis{Addresses: []string{"127.0.0.1:1"}, WaitReplicas: intPtr(-1)}, nil, "wait_replicas"},
-		{"wait_timeout past timeout", &Redis{Addresses: []string{"127.0.0.1:1"}, Timeout: caddy.Duration(time.Second), WaitTimeout: caddy.Duration(time.Second)}, nil, "wait_timeout (1s) must be shorter than timeout (1s)"},
+		{"wait_timeout at timeout", &Redis{Addresses: []string{"127.0.0.1:1"}, Timeout: caddy.Duration(time.Second), WaitTimeout: caddy.Duration(time.Second)}, nil, "wait_timeout (1s) must be shorter than timeout (1s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := provisionRedis(t, tc.m)
@@ -461,6 +461,26 @@ func TestRedisJSONConfig(t *testing.T) {
 	for _, id := range []string{"billbridge.stores.redis", "billbridge.stores.memory"} {
 		if _, err := caddy.GetModule(id); err != nil {
 			t.Errorf("module %s: %v", id, err)
+		}
+	}
+}
+
+// TestRedisWaitTimeoutDefault: unset, wait_timeout stays below a short
+// timeout instead of refusing the config.
+func TestRedisWaitTimeoutDefault(t *testing.T) {
+	for _, tc := range []struct {
+		timeout, want time.Duration
+	}{
+		{0, DefaultWaitTimeout},
+		{10 * time.Second, DefaultWaitTimeout},
+		{500 * time.Millisecond, 250 * time.Millisecond},
+	} {
+		s, err := (&Redis{Addresses: []string{"127.0.0.1:1"}, Timeout: caddy.Duration(tc.timeout)}).settings()
+		if err != nil {
+			t.Fatalf("timeout %v: %v", tc.timeout, err)
+		}
+		if s.waitTimeout != tc.want {
+			t.Errorf("timeout %v: wait_timeout %v, want %v", tc.timeout, s.waitTimeout, tc.want)
 		}
 	}
 }
