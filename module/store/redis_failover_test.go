@@ -53,39 +53,58 @@ func TestRedisContractCluster(t *testing.T) {
 
 // TestRedisClusterWaitOnKeysMaster: WAIT goes to the master that owns
 // the key's slot: a claim is on that master's replica when it returns,
-// for keys on every master.
+// for keys on every master, and with one master's replica asleep only the
+// keys of that master are unconfirmed.
 func TestRedisClusterWaitOnKeysMaster(t *testing.T) {
-	c := redistest.StartCluster(t)
-	m := &Redis{Addresses: c.Addrs()}
+	c := redistest.StartCluster(t, "--enable-debug-command", "local")
+	m := &Redis{Addresses: c.Addrs(), WaitTimeout: ms(300)}
 	s, _ := moduleBackend(t, m)
-	seen := map[string]bool{}
-	for i := 0; len(seen) < 3 && i < 100; i++ {
+	keyOn := map[string]string{} // master -> a key it serves
+	for i := 0; len(keyOn) < 3 && i < 100; i++ {
 		key := fmt.Sprintf("k%d", i)
 		full := m.FullKey(key)
 		master := c.MasterFor(full)
-		if seen[master.Addr] {
+		if keyOn[master.Addr] != "" {
 			continue
 		}
-		seen[master.Addr] = true
+		keyOn[master.Addr] = key
 		if res, err := s.Claim(t.Context(), key, "A", "fp", time.Minute, time.Hour); err != nil || res.Outcome != Claimed {
 			t.Fatalf("Claim %s = %v, %v", key, res.Outcome, err)
 		}
-		replica := replicaOf(t, c, master)
-		rc := newTestClient(t, replica.Addr)
 		// A replica answers reads of its master's slots on a READONLY connection.
+		rc := newTestClient(t, replicaOf(t, c, master).Addr)
 		var cmd *redis.StringCmd
 		_, err := rc.Pipelined(t.Context(), func(p redis.Pipeliner) error {
 			p.ReadOnly(t.Context())
 			cmd = p.HGet(t.Context(), full, "state")
 			return nil
 		})
-		st := cmd.Val()
-		if err != nil || st != "processing" {
+		if st := cmd.Val(); err != nil || st != "processing" {
 			t.Errorf("the replica of %s has state %q, %v for %s after the claim returned", master.Addr, st, err, key)
 		}
 	}
-	if len(seen) != 3 {
-		t.Fatalf("keys reached %d masters", len(seen))
+	if len(keyOn) != 3 {
+		t.Fatalf("keys reached %d masters", len(keyOn))
+	}
+	sleeper := c.Masters()[0]
+	woke := sleepReplica(t, replicaOf(t, c, sleeper).Addr, 1500*time.Millisecond)
+	for master, key := range keyOn {
+		err := s.Complete(t.Context(), key, "A", Response{Status: 200}, time.Hour)
+		if master == sleeper.Addr && !errors.Is(err, ErrNotReplicated) {
+			t.Errorf("Complete on %s, whose replica sleeps = %v, want ErrNotReplicated", master, err)
+		}
+		if master != sleeper.Addr && err != nil {
+			t.Errorf("Complete on %s, whose replica is awake = %v", master, err)
+		}
+	}
+	<-woke
+	// Every master was checked, and each has its replica.
+	b := m.backend
+	b.mon.mu.Lock()
+	checked := len(b.mon.nodes)
+	b.mon.mu.Unlock()
+	if checked != 3 {
+		t.Errorf("the durability check saw %d masters, want 3", checked)
 	}
 }
 
