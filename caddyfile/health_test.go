@@ -59,6 +59,10 @@ func TestHealth(t *testing.T) {
 		if status != 200 || m["status"] != "ok" || st["kind"] != "redis" || st["reachable"] != true {
 			t.Errorf("%s with Redis up: %d %v", url, status, m)
 		}
+		// The test's Redis keeps nothing on disk: the report says so.
+		if st["durable"] != false || st["detail"] == "" {
+			t.Errorf("%s: store %v, want durable false and why", url, st)
+		}
 	}
 	srv.Kill()
 	for _, url := range []string{"http://localhost:9080/healthz", "http://localhost:2999/billbridge/health"} {

@@ -1,6 +1,10 @@
 package store
 
-import "context"
+import (
+	"context"
+	"sort"
+	"strings"
+)
 
 // Health is what a health check says of a store.
 type Health struct {
@@ -34,7 +38,9 @@ func (m *MemoryBackend) Health(context.Context) Health {
 	return Health{Kind: "memory", Reachable: true, Durable: &no, Detail: "records die with the process"}
 }
 
-// Health reports the Redis store: reachable when it answers PING.
+// Health reports the Redis store: reachable when it answers PING, and
+// durable as the last check of every master's persistence settings found
+// (nil while a master is unknown: CONFIG disabled, or not answered).
 func (b *RedisBackend) Health(ctx context.Context) Health {
 	h := Health{Kind: "redis"}
 	if err := b.client.Ping(ctx).Err(); err != nil {
@@ -42,5 +48,29 @@ func (b *RedisBackend) Health(ctx context.Context) Health {
 		return h
 	}
 	h.Reachable = true
+	if b.mon == nil {
+		return h
+	}
+	b.mon.mu.Lock()
+	defer b.mon.mu.Unlock()
+	if len(b.mon.nodes) == 0 {
+		return h
+	}
+	durable, known := true, true
+	var problems []string
+	for addr, r := range b.mon.nodes {
+		switch r.verdict {
+		case durableUnknown:
+			known = false
+		case durableNo:
+			durable = false
+			problems = append(problems, addr+": "+strings.Join(r.problems, "; "))
+		}
+	}
+	if !durable || known {
+		h.Durable = &durable
+	}
+	sort.Strings(problems)
+	h.Detail = strings.Join(problems, "; ")
 	return h
 }
