@@ -5,10 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/billbridge/caddy-billbridge/internal/text"
 	"github.com/billbridge/caddy-billbridge/mappings"
 	billbridge "github.com/billbridge/caddy-billbridge/module"
 	wire "github.com/billbridge/caddy-billbridge/module/qm"
@@ -34,7 +39,13 @@ type CreateBill struct {
 	// bill as QM names its fields.
 	Reply map[string]string `json:"reply,omitempty"`
 
+	// Currency is the currency of the merchant's QM bills, whose places
+	// bound an amount (QM's create request names none; its bills say
+	// which). Default: MYR.
+	Currency string `json:"currency,omitempty"`
+
 	app   *billbridge.App
+	exp   int32 // Currency's places
 	bill  map[string]*mappings.Program
 	reply []namedProgram
 }
@@ -68,6 +79,21 @@ var billFields = map[string]mappings.Kind{
 	"callback_url": mappings.KindString, "redirect_url": mappings.KindString,
 }
 
+// defaultCurrency is what QM bills in: Quantum Metal is a Malaysian
+// company (protocols.md C) and its create request names no currency.
+const defaultCurrency = "MYR"
+
+// maxAmountIntDigits bounds an amount's integer digits: 15 (999 trillion)
+// is beyond any bill, and far below what a typo or "1e1000" gives.
+//
+// TODO(merge): mappings.Exponents gains a per-currency bound
+// (MaxIntDigits); use f.app.Exponents().MaxIntDigits(f.Currency) then.
+const maxAmountIntDigits = 15
+
+// maxMerchantReference bounds the merchant reference, in bytes: it comes
+// back in every callback and redirect, and QM documents no limit.
+const maxMerchantReference = 128
+
 // Default paths of the callback and redirect routes, on the host the
 // legacy system called, when the bill block does not give URLs.
 const (
@@ -93,6 +119,14 @@ func (f *CreateBill) Provision(ctx caddy.Context) error {
 		return err
 	}
 	f.app = app
+	if f.Currency == "" {
+		f.Currency = defaultCurrency
+	}
+	exp, ok := app.Exponents().Exponent(f.Currency)
+	if !ok {
+		return fmt.Errorf("currency %q: unknown (add it to the app's currency exponents)", f.Currency)
+	}
+	f.exp = exp
 	if f.Bill["amount"] == "" {
 		return errors.New("bill: amount is required")
 	}
@@ -163,8 +197,8 @@ func (f *CreateBill) buildBill(env any, origin string) (wire.CreateBillRequest, 
 	if cb.Amount, err = f.bill["amount"].Decimal(env); err != nil {
 		return cb, fmt.Errorf("amount: %w", err)
 	}
-	if cb.Amount.Sign() <= 0 {
-		return cb, fmt.Errorf("amount must be positive, got %s", cb.Amount)
+	if err := f.checkAmount(cb.Amount); err != nil {
+		return cb, fmt.Errorf("amount: %w", err)
 	}
 	str := func(name, def string) (string, error) {
 		p := f.bill[name]
@@ -180,13 +214,76 @@ func (f *CreateBill) buildBill(env any, origin string) (wire.CreateBillRequest, 
 	if cb.MerchantReference, err = str("merchant_reference", ""); err != nil {
 		return cb, err
 	}
+	if err := checkReference(cb.MerchantReference); err != nil {
+		return cb, fmt.Errorf("merchant_reference: %w", err)
+	}
 	if cb.CallbackURL, err = str("callback_url", origin+defaultCallbackPath); err != nil {
 		return cb, err
+	}
+	if err := checkURL(cb.CallbackURL); err != nil {
+		return cb, fmt.Errorf("callback_url: %w", err)
 	}
 	if cb.RedirectURL, err = str("redirect_url", origin+defaultRedirectPath); err != nil {
 		return cb, err
 	}
+	if err := checkURL(cb.RedirectURL); err != nil {
+		return cb, fmt.Errorf("redirect_url: %w", err)
+	}
 	return cb, nil
+}
+
+// checkAmount refuses what QM would bill but no callback could post: more
+// places than the currency has (10.505 MYR: every callback's
+// format_amount would fail), or an amount beyond any bill.
+func (f *CreateBill) checkAmount(d mappings.Decimal) error {
+	if d.Sign() <= 0 {
+		return fmt.Errorf("must be positive, got %s", text.Truncate(d.String(), 40))
+	}
+	if !d.FitsExponent(f.exp) {
+		return fmt.Errorf("%s has more decimal places than %s allows (%d)", text.Truncate(d.String(), 40), f.Currency, f.exp)
+	}
+	if d.Cmp(amountBound) >= 0 {
+		return fmt.Errorf("%s has more than %d integer digits", text.Truncate(d.String(), 40), maxAmountIntDigits)
+	}
+	return nil
+}
+
+// amountBound is the first amount with too many integer digits.
+var amountBound = mappings.MustDecimal("1" + strings.Repeat("0", maxAmountIntDigits))
+
+// checkReference refuses a merchant reference that would come back in
+// callbacks and redirects as something other than what was meant: control
+// characters (a tab or a newline can turn a redirect built from it into
+// another host), invalid UTF-8, or more than maxMerchantReference bytes.
+func checkReference(ref string) error {
+	switch {
+	case len(ref) > maxMerchantReference:
+		return fmt.Errorf("longer than %d bytes", maxMerchantReference)
+	case !utf8.ValidString(ref):
+		return errors.New("not valid UTF-8")
+	case !text.Printable(ref):
+		return fmt.Errorf("%q holds a control character", text.Truncate(ref, 40))
+	}
+	return nil
+}
+
+// maxURL bounds callback_url and redirect_url, in bytes.
+const maxURL = 2048
+
+// checkURL refuses a callback or redirect URL QM could not use: not an
+// absolute http(s) URL with a host, or with control characters or spaces.
+func checkURL(s string) error {
+	if len(s) > maxURL {
+		return fmt.Errorf("longer than %d bytes", maxURL)
+	}
+	if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) || !utf8.ValidString(s) {
+		return fmt.Errorf("%q holds a control character or a space", text.Clean(s, 64))
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return fmt.Errorf("%q is not an absolute http(s) URL", text.Clean(s, 64))
+	}
+	return nil
 }
 
 // Send creates the bill at QM: the flow's outbound step.
