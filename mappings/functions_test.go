@@ -53,6 +53,8 @@ func TestTimeHelpers(t *testing.T) {
 		{`text(from_unix_ms(req.dateTime) < from_unix_ms(req.expiredOn))`, "true"},
 		// expr's date keeps its meaning: zoneless is UTC.
 		{`format_date(date("2024-01-30 07:33:20"), "15:04", "UTC")`, "07:33"},
+		{`format_date(date(timezone("Asia/Kuala_Lumpur"), "2024-01-30 15:33:20"), "15:04", "UTC")`, "07:33"},
+		{`format_date(date("30/01/2024 15:33", "02/01/2006 15:04", "Asia/Kuala_Lumpur"), "15:04", "UTC")`, "07:33"},
 	}
 	for _, tt := range tests {
 		got, err := mustCompile(t, tt.src, qmLikeEnv{}, KindString).String(env)

@@ -79,7 +79,9 @@ func (f *Redirect) Decode(r *http.Request, _ []byte) (*billbridge.Event, error) 
 	if id == "" {
 		return nil, errors.New("this link is missing its bill reference (billId)")
 	}
-	if len(id) > wire.MaxIDLen || strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	// The rule Requery holds an id to, so that what is refused here is
+	// exactly what QM would never be asked about.
+	if len(id) > wire.MaxIDLen || !utf8.ValidString(id) || !text.Printable(id) {
 		return nil, errors.New("this link's bill reference is not valid")
 	}
 	ev := billEvent(wire.Bill{BillID: id})
