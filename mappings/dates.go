@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -69,19 +70,20 @@ func truncateText(s string, n int) string {
 	return string(r[:n]) + "…"
 }
 
-// Unix milliseconds FromUnixMs accepts: from 1970 (exclusive: 0 is what a
-// missing field decodes to) to the end of year 9999, the range layouts can
-// write back.
+// Unix milliseconds FromUnixMs accepts: from 2000 to the end of year
+// 9999, the range layouts can write back. No payment is older than 2000;
+// below it is a mistake: 0 is what a missing field decodes to, and unix
+// seconds (1706600000) read as milliseconds would be January 1970.
 const (
-	minUnixMs = 1
+	minUnixMs = 946684800000    // 2000-01-01T00:00:00Z
 	maxUnixMs = 253402300799999 // 9999-12-31T23:59:59.999Z
 )
 
 // FromUnixMs reads a unix time in milliseconds, as QM writes its dateTime
 // and expiredOn: an integer, an exact Decimal or json.Number that is whole,
 // or a string of digits. The time is in UTC. A fraction, a float, zero (a
-// missing field) and anything outside years 1970 to 9999 are errors: a
-// payment dated 1970 is a mapping mistake, not a date.
+// missing field), seconds and anything outside years 2000 to 9999 are
+// errors: a payment dated 1970 is a mapping mistake, not a date.
 func FromUnixMs(v any) (time.Time, error) {
 	var d Decimal
 	switch v := v.(type) {
@@ -109,8 +111,13 @@ func FromUnixMs(v any) (time.Time, error) {
 	if !ok {
 		return time.Time{}, fmt.Errorf("unix milliseconds must be a whole number, got %s", truncateText(d.String(), 40))
 	}
-	if ms < minUnixMs || ms > maxUnixMs {
-		return time.Time{}, fmt.Errorf("%d is not a unix time in milliseconds between 1970 and 9999 (0: is the field missing?)", ms)
+	switch {
+	case ms == 0:
+		return time.Time{}, errors.New("no timestamp (0: is the field missing?)")
+	case ms > 0 && ms < minUnixMs && ms*1000 >= minUnixMs && ms*1000 <= maxUnixMs:
+		return time.Time{}, fmt.Errorf("%d reads as unix seconds, not milliseconds (from_unix_ms(n * 1000) if the field holds seconds)", ms)
+	case ms < minUnixMs || ms > maxUnixMs:
+		return time.Time{}, fmt.Errorf("%d is not a unix time in milliseconds between 2000 and 9999", ms)
 	}
 	return time.UnixMilli(ms).UTC(), nil
 }

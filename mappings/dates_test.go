@@ -122,13 +122,16 @@ func TestFromUnixMs(t *testing.T) {
 			t.Errorf("FromUnixMs(%#v) = %v, %v, want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []any{nil, 0, -1, int64(maxUnixMs + 1), 1706600000000.0, MustDecimal("1.5"), "", "1e3", "soon", true, want, []any{}} {
+	for _, in := range []any{nil, 0, -1, 1706600000, int64(minUnixMs - 1), int64(maxUnixMs + 1), 1706600000000.0, MustDecimal("1.5"), "", "1e3", "soon", true, want, []any{}} {
 		if got, err := FromUnixMs(in); err == nil {
 			t.Errorf("FromUnixMs(%#v) = %v, want an error", in, got)
 		}
 	}
 	if got, err := FromUnixMs(int64(maxUnixMs)); err != nil || got.Year() != 9999 {
 		t.Errorf("FromUnixMs(max) = %v, %v", got, err)
+	}
+	if got, err := FromUnixMs(int64(minUnixMs)); err != nil || !got.Equal(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("FromUnixMs(min) = %v, %v", got, err)
 	}
 	if got := ToUnixMs(want); got != 1706600000000 {
 		t.Errorf("ToUnixMs = %d", got)

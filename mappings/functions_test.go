@@ -26,7 +26,7 @@ func qmLikeEnvWith(t *testing.T, body string) qmLikeEnv {
 }
 
 func TestTimeHelpers(t *testing.T) {
-	env := qmLikeEnvWith(t, `{"ts":1706600000000,"ts_dec":1706600000000.000,"ts_text":"1706600000000",`+
+	env := qmLikeEnvWith(t, `{"ts":1706600000000,"secs":1706600000,"ts_dec":1706600000000.000,"ts_text":"1706600000000",`+
 		`"b24":"2024-11-29 16:58:16","iso":"2024-11-29T16:58:16.727168","zoned":"2025-03-03T16:58:46.9386571+07:00"}`)
 	// 1706600000000 ms is 2024-01-30T07:33:20Z.
 	tests := []struct{ src, want string }{
@@ -37,7 +37,8 @@ func TestTimeHelpers(t *testing.T) {
 		{`format_date(from_unix_ms(res.body.ts), "2006-01-02 15:04:05", "UTC")`, "2024-01-30 07:33:20"},
 		{`format_date(from_unix_ms(res.body.ts_dec), "2006-01-02 15:04:05", "UTC")`, "2024-01-30 07:33:20"},
 		{`format_date(from_unix_ms(res.body.ts_text), "2006-01-02 15:04:05", "UTC")`, "2024-01-30 07:33:20"},
-		{`format_date(from_unix_ms(1), "2006-01-02 15:04:05.000", "UTC")`, "1970-01-01 00:00:00.001"},
+		{`format_date(from_unix_ms(946684800000), "2006-01-02 15:04:05.000", "UTC")`, "2000-01-01 00:00:00.000"},
+		{`format_date(from_unix_ms(res.body.secs * 1000), "2006-01-02 15:04:05", "UTC")`, "2024-01-30 07:33:20"},
 		// Bill24's zoneless dates are Phnom Penh time.
 		{`format_date(res.body.b24, "2006-01-02T15:04:05Z07:00", "UTC")`, "2024-11-29T09:58:16Z"},
 		{`format_date(res.body.iso, "2006-01-02 15:04:05.000000")`, "2024-11-29 16:58:16.727168"},
@@ -106,13 +107,15 @@ func TestTimeHelpersRefusedAtLoad(t *testing.T) {
 // TestTimeHelpersRuntimeErrors are values only a payment shows (untyped
 // legacy fields): each is a clear error, never a panic or a wrong date.
 func TestTimeHelpersRuntimeErrors(t *testing.T) {
-	env := qmLikeEnvWith(t, `{"zero":0,"neg":-5,"frac":1706600000000.5,"big":253402300800000,"text":"soon",`+
+	env := qmLikeEnvWith(t, `{"zero":0,"neg":-5,"secs":1706600000,"old":946684799999,"frac":1706600000000.5,"big":253402300800000,"text":"soon",`+
 		`"n":1706600000000,"b24":"2024-11-29 16:58:16","obj":{}}`)
 	tests := []struct{ src, want string }{
 		{`from_unix_ms(res.body.zero)`, "is the field missing"},
 		{`from_unix_ms(res.body.missing)`, "no timestamp"},
-		{`from_unix_ms(res.body.neg)`, "between 1970 and 9999"},
-		{`from_unix_ms(res.body.big)`, "between 1970 and 9999"},
+		{`from_unix_ms(res.body.neg)`, "between 2000 and 9999"},
+		{`from_unix_ms(res.body.big)`, "between 2000 and 9999"},
+		{`from_unix_ms(res.body.secs)`, "reads as unix seconds"},
+		{`from_unix_ms(res.body.old)`, "between 2000 and 9999"},
 		{`from_unix_ms(res.body.frac)`, "whole number"},
 		{`from_unix_ms(res.body.text)`, `cannot read "soon" as unix milliseconds`},
 		{`from_unix_ms(res.body.obj)`, "cannot use map"},

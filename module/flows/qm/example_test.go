@@ -3,6 +3,7 @@ package qm_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -91,5 +92,28 @@ func TestQMExamplePostsThePaidBill(t *testing.T) {
 		if got := posted[0][k]; len(got) != 1 || got[0] != v[0] {
 			t.Errorf("%s = %q, want %q", k, got, v[0])
 		}
+	}
+}
+
+// TestQMExampleOldPaidAtIsRefusedAtLoad: the expression the example used
+// to ship now fails where `caddy validate` sees it, with its line.
+func TestQMExampleOldPaidAtIsRefusedAtLoad(t *testing.T) {
+	env := newQMEnv(t)
+	block := exampleBlock(t, "../../../examples/qm/Caddyfile", "qm_callback")
+	lines := strings.Split(block, "\n")
+	at := -1
+	for i, l := range lines {
+		if strings.Contains(l, "field paid_at ") {
+			at = i
+			lines[i] = "field paid_at `format_date(date(req.dateTime / 1000), \"2006-01-02 15:04:05\")`"
+		}
+	}
+	if at < 0 {
+		t.Fatal("the example has no paid_at field")
+	}
+	_, err := env.s.HandlerFromCaddyfile(strings.Join(lines, "\n"))
+	want := fmt.Sprintf("Testfile:%d", at+1)
+	if err == nil || !strings.Contains(err.Error(), "cannot use float64 as argument (type string) to call date") || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want the date call refused at %s", err, want)
 	}
 }
