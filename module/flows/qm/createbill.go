@@ -197,6 +197,9 @@ func (f *CreateBill) buildBill(env any, origin string) (wire.CreateBillRequest, 
 	if cb.Amount, err = f.bill["amount"].Decimal(env); err != nil {
 		return cb, fmt.Errorf("amount: %w", err)
 	}
+	if cb.Amount.Sign() <= 0 {
+		return cb, fmt.Errorf("amount must be positive, got %s", text.Truncate(cb.Amount.String(), 40))
+	}
 	if err := f.checkAmount(cb.Amount); err != nil {
 		return cb, fmt.Errorf("amount: %w", err)
 	}
@@ -236,9 +239,6 @@ func (f *CreateBill) buildBill(env any, origin string) (wire.CreateBillRequest, 
 // places than the currency has (10.505 MYR: every callback's
 // format_amount would fail), or an amount beyond any bill.
 func (f *CreateBill) checkAmount(d mappings.Decimal) error {
-	if d.Sign() <= 0 {
-		return fmt.Errorf("must be positive, got %s", text.Truncate(d.String(), 40))
-	}
 	if !d.FitsExponent(f.exp) {
 		return fmt.Errorf("%s has more decimal places than %s allows (%d)", text.Truncate(d.String(), 40), f.Currency, f.exp)
 	}
