@@ -240,7 +240,7 @@ func (b *bench) startAll(ctx context.Context) error {
 	select {
 	case b.stubAddr = <-addrCh:
 	case <-stub.done:
-		return fmt.Errorf("stub exited: %v", stub.err)
+		return fmt.Errorf("stub exited: %w", stub.err)
 	case <-time.After(10 * time.Second):
 		return errors.New("stub did not start")
 	case <-ctx.Done():
@@ -377,8 +377,12 @@ func (b *bench) smoke() error {
 			b.smokes++ // its first delivery posted; the second was replayed
 		}
 	}
-	if got, err := b.stubPayments(); err != nil || got != b.smokes {
-		return fmt.Errorf("after the smoke test the legacy stub has %d payments, want %d (%v)", got, b.smokes, err)
+	got, err := b.stubPayments()
+	if err != nil {
+		return fmt.Errorf("after the smoke test, counting the legacy stub's payments: %w", err)
+	}
+	if got != b.smokes {
+		return fmt.Errorf("after the smoke test the legacy stub has %d payments, want %d", got, b.smokes)
 	}
 	logf("smoke test: every scenario answers 200 with the expected body; the replayed payment was posted once")
 	return nil
@@ -646,7 +650,7 @@ func fetch(url, file string) error {
 		return err
 	}
 	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
+		_ = f.Close() // the copy's error is the one to report
 		return err
 	}
 	return f.Close()

@@ -45,7 +45,7 @@ func (c *children) start(name string, out io.Writer, logPath string, env []strin
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close() // the child has its own copy
+		defer func() { _ = f.Close() }() // the child has its own copy; ours is never written
 		cmd.Stderr = f
 		if out == nil {
 			cmd.Stdout = f
@@ -128,7 +128,10 @@ func waitFor(ctx context.Context, p *proc, timeout time.Duration, ok func() erro
 			return nil
 		}
 		if p != nil && p.exited() {
-			return fmt.Errorf("%s exited: %v (last check: %v)", p.name, p.err, err)
+			if p.err == nil {
+				return fmt.Errorf("%s exited with status 0; last check: %w", p.name, err)
+			}
+			return fmt.Errorf("%s exited: %w (last check: %w)", p.name, p.err, err)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s not ready after %s: %w", p.name, timeout, err)
@@ -148,7 +151,7 @@ func redisCmd(addr, cmd string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }() // the reply, read or not, is the outcome
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
 		return "", err

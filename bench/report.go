@@ -3,8 +3,8 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -462,7 +462,7 @@ func summariseLog(name, path string) logSummary {
 	if err != nil {
 		return s
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	if fi, err := f.Stat(); err == nil {
 		s.Bytes = fi.Size()
 	}
@@ -482,12 +482,10 @@ func summariseLog(name, path string) logSummary {
 				}
 			}
 		}
-		if err == bufio.ErrBufferFull {
-			for err == bufio.ErrBufferFull { // an over-long line: skip the rest
-				_, err = br.ReadSlice('\n')
-			}
+		for errors.Is(err, bufio.ErrBufferFull) { // an over-long line: skip the rest
+			_, err = br.ReadSlice('\n')
 		}
-		if err == io.EOF || (err != nil && err != bufio.ErrBufferFull) {
+		if err != nil {
 			break
 		}
 	}

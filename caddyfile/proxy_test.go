@@ -63,7 +63,7 @@ const proxyURL = "http://localhost:9080/bill24/proxy"
 
 func startProxy(t *testing.T, legacyURL string) *caddytest.Tester {
 	t.Helper()
-	tester := caddytest.NewTester(t)
+	tester := newTester(t)
 	initServer(t, tester, fmt.Sprintf(proxyCaddyfile, legacyURL))
 	return tester
 }

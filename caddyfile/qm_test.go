@@ -76,8 +76,9 @@ type qmEnv struct {
 }
 
 func startQM(t *testing.T) *qmEnv {
+	tester := newTester(t)
 	t.Setenv("BB_TEST_QM_SECRET", qmSecret)
-	env := &qmEnv{stub: newLegacyStub(t), qm: newFakeQM(t), tester: caddytest.NewTester(t)}
+	env := &qmEnv{stub: newLegacyStub(t), qm: newFakeQM(t), tester: tester}
 	initServer(t, env.tester, fmt.Sprintf(qmCaddyfile, env.stub.URL(), env.qm.srv.URL))
 	return env
 }

@@ -181,7 +181,9 @@ func closedPort(t *testing.T) string {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	if err := l.Close(); err != nil { // the port must be closed, not just unused
+		t.Fatal(err)
+	}
 	return addr
 }
 

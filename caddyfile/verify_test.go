@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 const verifyCaddyfile = `{
@@ -65,7 +63,7 @@ http://localhost:9080 {
 func TestWebhookVerifyTampering(t *testing.T) {
 	t.Setenv("BB_TEST_B24_SECRET", "b24-secret")
 	stub, b24 := newLegacyStub(t), newFakeBill24(t)
-	tester := caddytest.NewTester(t)
+	tester := newTester(t)
 	initServer(t, tester, fmt.Sprintf(verifyCaddyfile, stub.URL(), b24.srv.URL))
 	for _, tc := range []struct{ field, from, to string }{
 		{"identity_code", `"identity_code":"ID1"`, `"identity_code":"ID2"`},
@@ -98,9 +96,9 @@ func TestWebhookVerifyTampering(t *testing.T) {
 }
 
 func TestWebhookVerifiedWithBill24(t *testing.T) {
+	tester := newTester(t)
 	t.Setenv("BB_TEST_B24_SECRET", "b24-secret")
 	stub, b24 := newLegacyStub(t), newFakeBill24(t)
-	tester := caddytest.NewTester(t)
 	initServer(t, tester, fmt.Sprintf(verifyCaddyfile, stub.URL(), b24.srv.URL))
 
 	good, wrongAmount, pending, failed, unknown := uniqueID(t, "ok"), uniqueID(t, "amt"), uniqueID(t, "pend"), uniqueID(t, "fail"), uniqueID(t, "unk")

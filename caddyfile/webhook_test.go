@@ -96,7 +96,8 @@ func storeKinds(t *testing.T, needOwnRedis bool, fn func(t *testing.T, env *webh
 
 func newWebhookEnv(t *testing.T, kind string, ownRedis bool, extra string) *webhookEnv {
 	t.Helper()
-	env := &webhookEnv{stub: newLegacyStub(t), tester: caddytest.NewTester(t)}
+	tester := newTester(t)
+	env := &webhookEnv{stub: newLegacyStub(t), tester: tester}
 	storeCfg := "memory"
 	if kind == "redis" {
 		addr := ""
@@ -160,11 +161,11 @@ func TestWebhookFirstDeliveryThenReplay(t *testing.T) {
 func TestWebhookShapesReachLegacyExactly(t *testing.T) {
 	env := newWebhookEnv(t, "memory", false, "")
 	v2id, coid := uniqueID(t, "tnx"), uniqueID(t, "co")
-	v2, err := os.ReadFile("../../shared/fixtures/bill24_webhook_v2.json")
+	v2, err := os.ReadFile("../examples/payloads/bill24_webhook_v2.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	co, err := os.ReadFile("../../shared/fixtures/bill24_webhook_checkout.json")
+	co, err := os.ReadFile("../examples/payloads/bill24_webhook_checkout.json")
 	if err != nil {
 		t.Fatal(err)
 	}

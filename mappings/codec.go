@@ -42,9 +42,12 @@ func DecodeBody(contentType string, body []byte) any {
 }
 
 // DecodeJSON decodes one JSON value exactly: whole numbers that fit become
-// int, other numbers Decimal. It is ParseJSON.
+// int, other numbers Decimal. It is ParseJSON, except that of duplicate
+// keys the last one wins: it reads legacy answers, and the legacy
+// system's own clients (PHP, JavaScript, encoding/json) read them that
+// way. A gateway's message is read with ParseJSON, which refuses them.
 func DecodeJSON(body []byte) (any, error) {
-	return ParseJSON(body)
+	return parseLenient(body)
 }
 
 // Encodings for a legacy request body.

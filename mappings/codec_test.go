@@ -137,7 +137,7 @@ func TestDecodeJSONErrors(t *testing.T) {
 // TestDecodeFixture decodes Bill24's documented proxy answer as a legacy
 // body and checks that it writes back exactly.
 func TestDecodeFixture(t *testing.T) {
-	b, err := os.ReadFile("../../shared/fixtures/bill24_proxy_response.json")
+	b, err := os.ReadFile("../examples/payloads/bill24_proxy_response.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -438,6 +438,9 @@ func TestFunctions(t *testing.T) {
 		{`round_bank(10.005, 2)`, MustDecimal("10.00")},
 		{`round_bank(10.015, 2)`, MustDecimal("10.02")},
 		{`round_bank(-2.5, 0)`, MustDecimal("-2")},
+		// places beyond int32 saturate, never wrap (2^32+1 would be 1, -2^32-2 would be -2)
+		{`round(1.25, 4294967297)`, MustDecimal("1.25").Round(1000)},
+		{`round_bank(125, -4294967298)`, MustDecimal("0")},
 
 		{`format_amount(10.2, "USD")`, "10.20"},
 		{`format_amount(decimal("10.20"), "USD")`, "10.20"},
@@ -581,7 +584,7 @@ func TestFunctionErrors(t *testing.T) {
 // TestConfigurableExponents: a configuration may change an exponent.
 func TestConfigurableExponents(t *testing.T) {
 	exps := DefaultExponents()
-	exps["KHR"] = 2
+	exps.SetExponent("KHR", 2)
 	c := NewCompiler(exps)
 	env := RequestEnv[testReq]{Req: newTestReq()}
 	p, err := c.Compile(`format_amount(req.amount, "KHR")`, env, KindString)
@@ -591,7 +594,7 @@ func TestConfigurableExponents(t *testing.T) {
 	if got, err := p.String(env); err != nil || got != "50000.00" {
 		t.Errorf("KHR with exponent 2: %q, %v", got, err)
 	}
-	if DefaultExponents()["KHR"] != 0 {
+	if DefaultExponents()["KHR"].Exponent != 0 {
 		t.Errorf("changing a copy changed the defaults")
 	}
 	// The default compiler still writes whole riel.

@@ -91,7 +91,7 @@ func bigPow10(k int64) *big.Int {
 
 // mag returns |x|; it is exact for math.MinInt64 too.
 func mag(x int64) uint64 {
-	u := uint64(x)
+	u := uint64(x) //nolint:gosec // G115: two's complement on purpose; -u below makes it |x|
 	if x < 0 {
 		u = -u
 	}
@@ -104,7 +104,7 @@ func signed(u uint64, neg bool) (int64, bool) {
 		if u > 1<<63 {
 			return 0, false
 		}
-		return int64(-u), true
+		return int64(-u), true //nolint:gosec // G115: u ≤ 1<<63, so -u is within int64
 	}
 	if u > math.MaxInt64 {
 		return 0, false
@@ -352,7 +352,7 @@ func parseDecimal[T string | []byte](s T) (Decimal, error) {
 	if scale < 0 {
 		return d.mulPow10(-scale), nil
 	}
-	d.scale = int32(scale)
+	d.scale = int32(scale) //nolint:gosec // G115: 0 ≤ scale ≤ len(s) + maxExponent, and len(s) ≤ MaxInt32/2
 	return d, nil
 }
 
@@ -552,7 +552,7 @@ func (d Decimal) add(o Decimal, sub bool) Decimal {
 	if d.big == nil && o.big == nil {
 		a, ok1 := mulPow10(d.small, int64(s-d.scale))
 		b, ok2 := mulPow10(o.small, int64(s-o.scale))
-		if ok1 && ok2 && !(sub && b == math.MinInt64) {
+		if ok1 && ok2 && (!sub || b != math.MinInt64) { // -MinInt64 does not fit
 			if sub {
 				b = -b
 			}
@@ -581,12 +581,12 @@ func (d Decimal) Mul(o Decimal) Decimal {
 		hi, lo := bits.Mul64(mag(d.small), mag(o.small))
 		if hi == 0 {
 			if v, ok := signed(lo, (d.small < 0) != (o.small < 0)); ok {
-				return Decimal{small: v, scale: int32(s)}
+				return Decimal{small: v, scale: int32(s)} //nolint:gosec // G115: 0 ≤ s ≤ MaxInt32, checked above
 			}
 		}
 	}
 	x := d.bigAt(d.scale)
-	return makeDecimal(x.Mul(x, o.unscaled()), int32(s))
+	return makeDecimal(x.Mul(x, o.unscaled()), int32(s)) //nolint:gosec // G115: 0 ≤ s ≤ MaxInt32, checked above
 }
 
 // Div returns d / o. The quotient is computed to S = max(DivScale,

@@ -840,12 +840,15 @@ func TestDefaultExponents(t *testing.T) {
 			t.Errorf("Exponent(%s) = %d, %v, want %d", code, got, ok, exp)
 		}
 	}
-	for code, exp := range e {
+	for code, c := range e {
 		if !ValidCurrencyCode(code) {
 			t.Errorf("invalid code %q", code)
 		}
-		if exp < 0 || exp > 4 {
-			t.Errorf("%s: exponent %d", code, exp)
+		if c.Exponent < 0 || c.Exponent > 4 {
+			t.Errorf("%s: exponent %d", code, c.Exponent)
+		}
+		if c.MaxIntDigits != 0 || e.MaxIntDigits(code) != DefaultMaxIntDigits {
+			t.Errorf("%s: max integer digits %d (%d)", code, c.MaxIntDigits, e.MaxIntDigits(code))
 		}
 	}
 	for _, code := range []string{"GC", "usd", "XXX", ""} {
@@ -855,7 +858,7 @@ func TestDefaultExponents(t *testing.T) {
 	}
 
 	// A fresh copy each time.
-	e["USD"] = 3
+	e.SetExponent("USD", 3)
 	if got, _ := DefaultExponents().Exponent("USD"); got != 2 {
 		t.Errorf("DefaultExponents shares its map: USD = %d", got)
 	}

@@ -3,6 +3,7 @@ package mappings
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -53,7 +54,7 @@ func functionOptions(exps Exponents) []expr.Option {
 			if err != nil {
 				return nil, err
 			}
-			return d.Round(int32(p[1].(int))), nil
+			return d.Round(places(p[1])), nil
 		}, new(func(any, int) Decimal)),
 		// round_bank(x, places): half to even.
 		expr.Function("round_bank", func(p ...any) (any, error) {
@@ -61,7 +62,7 @@ func functionOptions(exps Exponents) []expr.Option {
 			if err != nil {
 				return nil, err
 			}
-			return d.RoundBank(int32(p[1].(int))), nil
+			return d.RoundBank(places(p[1])), nil
 		}, new(func(any, int) Decimal)),
 		// format_amount(x, currency): the amount with exactly the currency's
 		// places ("10.20" USD, "50000" KHR); more places than that is an error,
@@ -255,4 +256,19 @@ func truncateRunes(s string, n int) string {
 		i++
 	}
 	return s
+}
+
+// places is round's places argument as an int32. Beyond int32's range it
+// saturates, which gives the same result as the exact value would (Round
+// caps places at maxExponent, and rounding to 10^2147483648 gives 0),
+// where a plain conversion would wrap: 2^32+1 places would round to 1.
+func places(p any) int32 {
+	n := p.(int)
+	switch {
+	case n > math.MaxInt32:
+		return math.MaxInt32
+	case n < math.MinInt32:
+		return math.MinInt32
+	}
+	return int32(n)
 }

@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -25,24 +26,53 @@ type JSONSyntaxError struct {
 
 func (e *JSONSyntaxError) Error() string { return e.Msg }
 
+// ErrJSONDuplicateKey: an object holds the same key twice. It is wrapped
+// with the key and its offset; test for it with errors.Is.
+var ErrJSONDuplicateKey = errors.New("duplicate object key")
+
 // ParseJSON decodes exactly one JSON value (RFC 8259, strictly) into the
 // values DecodeJSON documents: map[string]any, []any, string, bool, nil,
 // int for a whole number without fraction or exponent that fits an
 // int64, and Decimal for every other number (exact, never float64).
 //
-// It gives what encoding/json (with UseNumber, numbers then converted as
-// above) gives for every input encoding/json accepts: invalid UTF-8 in a
-// string and unpaired UTF-16 surrogates in \u escapes become U+FFFD, and
-// of duplicate keys the last one wins. Only whitespace may follow the
-// value. Unlike encoding/json, it refuses nesting beyond MaxJSONDepth
-// (ErrJSONDepth). Numbers ParseDecimal refuses (an exponent beyond ±1000)
-// are errors wrapping ParseDecimal's.
+// It refuses an object that holds a key twice, at any depth
+// (ErrJSONDuplicateKey): readers disagree on which one counts (most take
+// the last, some the first), so a gateway's message with
+// "tran_amount":45,"tran_amount":4500 has no one meaning. Keys are
+// compared as decoded: "a" and "\u0061" are the same key; "a" and "A" are
+// not.
+//
+// Otherwise it gives what encoding/json (with UseNumber, numbers then
+// converted as above) gives for every input encoding/json accepts:
+// invalid UTF-8 in a string and unpaired UTF-16 surrogates in \u escapes
+// become U+FFFD. Only whitespace may follow the value. Unlike
+// encoding/json, it refuses nesting beyond MaxJSONDepth (ErrJSONDepth).
+// Numbers ParseDecimal refuses (an exponent beyond ±1000) are errors
+// wrapping ParseDecimal's.
 //
 // The strings of a document up to 8 KiB are slices of one copy of it.
-func ParseJSON(data []byte) (any, error) {
+func ParseJSON(data []byte) (any, error) { return parseJSON(data, 0) }
+
+// ParseJSONNumbers is ParseJSON with every number a json.Number holding
+// the number's text as written, for decoders that read numbers their own
+// way. Any number the JSON grammar allows is kept, whatever its exponent.
+func ParseJSONNumbers(data []byte) (any, error) { return parseJSON(data, jsonNumbers) }
+
+// parseLenient is ParseJSON where, of duplicate keys, the last one wins,
+// as in encoding/json: DecodeJSON reads legacy answers with it.
+func parseLenient(data []byte) (any, error) { return parseJSON(data, jsonLastKeyWins) }
+
+// Modes of parseJSON.
+const (
+	jsonNumbers     = 1 << iota // numbers as json.Number
+	jsonLastKeyWins             // duplicate keys allowed, the last one wins
+)
+
+func parseJSON(data []byte, mode int) (any, error) {
 	p := jsonParsers.Get().(*jsonParser)
 	defer p.release()
 	p.data = data
+	p.mode = mode
 	if len(data) <= maxSharedJSON {
 		p.src = string(data)
 	}
@@ -67,6 +97,7 @@ func ParseJSON(data []byte) (any, error) {
 type jsonMember struct {
 	key string
 	val any
+	off int // of the key, for a duplicate's error
 }
 
 // jsonParsers holds parsers with their scratch stacks, which let each map
@@ -93,6 +124,7 @@ type jsonParser struct {
 	data  []byte
 	src   string // string(data), if len(data) <= maxSharedJSON
 	i     int    // the next byte to read
+	mode  int    // jsonNumbers, jsonLastKeyWins
 	depth int
 	kvs   []jsonMember // members of the open objects, innermost last
 	vals  []any        // elements of the open arrays, innermost last
@@ -181,6 +213,7 @@ func (p *jsonParser) object() (any, error) {
 		if p.data[p.i] != '"' {
 			return nil, p.badChar(p.i, "expected a string for an object key")
 		}
+		off := p.i
 		key, err := p.str()
 		if err != nil {
 			return nil, err
@@ -201,7 +234,7 @@ func (p *jsonParser) object() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.kvs = append(p.kvs, jsonMember{key, v})
+		p.kvs = append(p.kvs, jsonMember{key, v, off})
 		p.skipSpace()
 		if p.i >= len(p.data) {
 			return nil, p.eof()
@@ -225,6 +258,9 @@ func (p *jsonParser) object() (any, error) {
 	m := make(map[string]any, len(members))
 	for k, e := range members {
 		m[e.key] = e.val // in order: of duplicate keys, the last wins
+		if len(m) <= k && p.mode&jsonLastKeyWins == 0 {
+			return nil, fmt.Errorf("%w: %s at byte %d", ErrJSONDuplicateKey, quoteKey(e.key), e.off)
+		}
 		members[k] = jsonMember{}
 	}
 	p.kvs = p.kvs[:start]
@@ -340,6 +376,12 @@ func (p *jsonParser) number() (any, error) {
 		}
 	}
 	p.i = i
+	if p.mode&jsonNumbers != 0 {
+		if p.src != "" {
+			return json.Number(p.src[start:i]), nil
+		}
+		return json.Number(data[start:i]), nil
+	}
 	// 19 digits always fit a uint64; 20 never fit an int64.
 	if whole && nInt <= 19 {
 		if v, ok := signed(u, neg); ok {
@@ -517,4 +559,17 @@ func (p *jsonParser) quoteAt(i int) string {
 		return fmt.Sprintf(`'\x%02x'`, p.data[i])
 	}
 	return strconv.QuoteRune(r)
+}
+
+// quoteKey quotes an object key for an error message, cut to 64 bytes on
+// a rune boundary.
+func quoteKey(k string) string {
+	if len(k) > 64 {
+		cut := 64
+		for cut > 0 && !utf8.RuneStart(k[cut]) {
+			cut--
+		}
+		return strconv.Quote(k[:cut]) + "…"
+	}
+	return strconv.Quote(k)
 }

@@ -14,7 +14,7 @@ type jsonBenchDoc struct {
 }
 
 func jsonBenchDocs(b *testing.B) []jsonBenchDoc {
-	webhook, err := os.ReadFile("../../shared/fixtures/bill24_webhook_checkout.json")
+	webhook, err := os.ReadFile("../examples/payloads/bill24_webhook_checkout.json")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,10 +5,12 @@ import (
 	"testing"
 )
 
-// FuzzParseJSON: for every input, ParseJSON and encoding/json (UseNumber,
-// numbers then made ints or Decimals as DecodeJSON did) both refuse it or
-// both decode it to exactly equal values; ParseJSON alone refuses nesting
-// beyond MaxJSONDepth.
+// FuzzParseJSON: for every input, each mode of the parser and
+// encoding/json (UseNumber, numbers then made ints or Decimals as
+// DecodeJSON did) both refuse it or both decode it to exactly equal
+// values, except that ParseJSON and ParseJSONNumbers refuse an object
+// holding a key twice, and nesting beyond MaxJSONDepth is refused
+// (checkSameAsStdlib).
 func FuzzParseJSON(f *testing.F) {
 	for _, b := range readFixtures(f) {
 		f.Add(b)
@@ -21,6 +23,8 @@ func FuzzParseJSON(f *testing.F) {
 		`["\ud83d\ude00\ud83d","\u17a0\u17b6\ud800\udbff\udfff", "a\u0000\u001f\u007f\u0080"]`,
 		"[\"\xe1\x9e\x87\xe1\x9e\xb6\xe1\x9e\", \"\\\\\\\"\\/\\b\\f\\n\\r\\t\"]",
 		`{"a":[1,-1,0.0,-0,1e2,1E-2,12345678901234567890,-9223372036854775808,9223372036854775807]}`,
+		`{"tran_amount":45,"customers":[{"amount":45,"bill_no":"A","bill_no":"B"}],"tran_amount":4500}`,
+		`{"a":1,"\u0061":2}`, `{"a":{"a":1},"b":{"a":2}}`, `{"a":1,"A":2}`,
 		strings.Repeat("[", MaxJSONDepth) + strings.Repeat("]", MaxJSONDepth),
 		strings.Repeat("[", MaxJSONDepth+1) + strings.Repeat("]", MaxJSONDepth+1),
 	} {

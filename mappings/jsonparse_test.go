@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,13 +56,142 @@ func stdExactNumbers(v any) (any, error) {
 	return v, nil
 }
 
+// checkSameAsStdlib fails unless each mode of the parser agrees with
+// encoding/json on in. Where encoding/json decodes in:
+//   - parseLenient (DecodeJSON) gives exactly what stdDecodeJSON gives;
+//   - ParseJSON gives the same, or, if an object in in holds a key twice
+//     (stdDuplicateKeys, an independent reading through encoding/json's
+//     tokens), refuses it with ErrJSONDuplicateKey naming such a key;
+//   - ParseJSONNumbers gives exactly encoding/json's UseNumber values, or
+//     refuses the same duplicates.
+//
+// Where encoding/json refuses in, all three refuse it. The one other
+// difference allowed: the parser refuses nesting beyond MaxJSONDepth.
+func checkSameAsStdlib(t testing.TB, in []byte) {
+	t.Helper()
+	want, stdErr := stdDecodeJSON(in)
+	lenient, err := parseLenient(in)
+	compareWithStdlib(t, "parseLenient", in, lenient, err, want, stdErr, nil)
+	var dups map[string]bool
+	if stdErr == nil {
+		dups = stdDuplicateKeys(t, in)
+	}
+	got, err := ParseJSON(in)
+	compareWithStdlib(t, "ParseJSON", in, got, err, want, stdErr, dups)
+	wantNum, stdErr := stdDecodeNumbers(in)
+	gotNum, err := ParseJSONNumbers(in)
+	compareWithStdlib(t, "ParseJSONNumbers", in, gotNum, err, wantNum, stdErr, dups)
+}
+
+func compareWithStdlib(t testing.TB, name string, in []byte, got any, err error, want any, stdErr error, dups map[string]bool) {
+	t.Helper()
+	switch {
+	case err != nil && stdErr != nil:
+		var se *JSONSyntaxError
+		// A one-pass parser names the first problem it meets: a closed
+		// object holding a key twice comes before a later syntax error.
+		if !errors.As(err, &se) && !errors.Is(err, ErrInvalidDecimal) && !errors.Is(err, ErrJSONDepth) && !errors.Is(err, ErrJSONDuplicateKey) {
+			t.Fatalf("%s(%q): unexpected kind of error %T %v", name, in, err, err)
+		}
+	case err != nil:
+		if errors.Is(err, ErrJSONDepth) && depthOf(want) > MaxJSONDepth {
+			return
+		}
+		if errors.Is(err, ErrJSONDuplicateKey) && len(dups) > 0 {
+			for k := range dups {
+				if strings.Contains(err.Error(), ": "+quoteKey(k)+" at byte ") {
+					return
+				}
+			}
+			t.Fatalf("%s(%q): %v names none of the duplicate keys %v", name, in, err, dups)
+		}
+		t.Fatalf("%s(%q): %v; encoding/json gives %#v", name, in, err, want)
+	case stdErr != nil:
+		t.Fatalf("%s(%q) = %#v; encoding/json fails: %v", name, in, got, stdErr)
+	case len(dups) > 0:
+		t.Fatalf("%s(%q) = %#v; want ErrJSONDuplicateKey for %v", name, in, got, dups)
+	case !exactEqual(got, want):
+		t.Fatalf("%s(%q) = %#v; encoding/json gives %#v", name, in, got, want)
+	}
+}
+
+// stdDecodeNumbers is encoding/json with UseNumber, one value and only
+// whitespace after it.
+func stdDecodeNumbers(body []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if len(bytes.Trim(body[dec.InputOffset():], " \t\r\n")) > 0 {
+		return nil, fmt.Errorf("data after the JSON value")
+	}
+	return v, nil
+}
+
+// stdDuplicateKeys returns the keys that some object of in, a document
+// encoding/json accepts, holds more than once (as decoded: invalid UTF-8
+// is U+FFFD), read from encoding/json's token stream.
+func stdDuplicateKeys(t testing.TB, in []byte) map[string]bool {
+	t.Helper()
+	type frame struct {
+		object  bool
+		keys    map[string]bool
+		wantKey bool
+	}
+	dups := map[string]bool{}
+	var stack []*frame
+	dec := json.NewDecoder(bytes.NewReader(in))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return dups
+		}
+		if err != nil {
+			t.Fatalf("encoding/json decodes %q but its tokens fail: %v", in, err)
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 && stack[len(stack)-1].object {
+				stack[len(stack)-1].wantKey = true
+			}
+			continue
+		}
+		if top != nil && top.object && top.wantKey {
+			k := tok.(string)
+			if top.keys[k] {
+				dups[k] = true
+			}
+			top.keys[k] = true
+			top.wantKey = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, keys: map[string]bool{}, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		default:
+			if top != nil && top.object {
+				top.wantKey = true
+			}
+		}
+	}
+}
+
 // exactEqual compares decoded values strictly: the same types (an int is
 // not a Decimal, an empty slice is not nil), Decimals by value and scale.
 func exactEqual(a, b any) bool {
 	switch a := a.(type) {
 	case nil:
 		return b == nil
-	case bool, int, string:
+	case bool, int, string, json.Number:
 		return a == b
 	case Decimal:
 		d, ok := b.(Decimal)
@@ -109,31 +239,6 @@ func depthOf(v any) int {
 		return d + 1
 	}
 	return 0
-}
-
-// checkSameAsStdlib fails unless ParseJSON and stdDecodeJSON both refuse
-// in, or both decode it to exactly equal values. The one difference
-// allowed: ParseJSON refuses nesting beyond MaxJSONDepth.
-func checkSameAsStdlib(t testing.TB, in []byte) {
-	t.Helper()
-	got, err := ParseJSON(in)
-	want, stdErr := stdDecodeJSON(in)
-	switch {
-	case err != nil && stdErr != nil:
-		var se *JSONSyntaxError
-		if !errors.As(err, &se) && !errors.Is(err, ErrInvalidDecimal) && !errors.Is(err, ErrJSONDepth) {
-			t.Fatalf("ParseJSON(%q): unexpected kind of error %T %v", in, err, err)
-		}
-	case err != nil:
-		if errors.Is(err, ErrJSONDepth) && depthOf(want) > MaxJSONDepth {
-			return
-		}
-		t.Fatalf("ParseJSON(%q): %v; encoding/json gives %#v", in, err, want)
-	case stdErr != nil:
-		t.Fatalf("ParseJSON(%q) = %#v; encoding/json fails: %v", in, got, stdErr)
-	case !exactEqual(got, want):
-		t.Fatalf("ParseJSON(%q) = %#v; encoding/json gives %#v", in, got, want)
-	}
 }
 
 func TestParseJSONValid(t *testing.T) {
@@ -203,8 +308,6 @@ func TestParseJSONValid(t *testing.T) {
 		{"\t\r\n{\t\r\n}\t\r\n", map[string]any{}},
 		{`[1,"a",true,null,1.5,[],{}]`, []any{1, "a", true, nil, big("1.5"), []any{}, map[string]any{}}},
 		{`{"a":1,"b":{"c":[2,{"d":"e"}]}}`, map[string]any{"a": 1, "b": map[string]any{"c": []any{2, map[string]any{"d": "e"}}}}},
-		{`{"a":1,"a":2}`, map[string]any{"a": 2}},
-		{`{"a":1,"b":2,"a":{"x":3}}`, map[string]any{"a": map[string]any{"x": 3}, "b": 2}},
 		{`{"":""}`, map[string]any{"": ""}},
 		{`{"k\u00e9\n":1}`, map[string]any{"ké\n": 1}},
 		{"{\"k\xff\":1}", map[string]any{"k\ufffd": 1}},
@@ -400,7 +503,7 @@ func TestParseJSONReuse(t *testing.T) {
 
 func readFixtures(t testing.TB) map[string][]byte {
 	t.Helper()
-	names, err := filepath.Glob("../../shared/fixtures/*.json")
+	names, err := filepath.Glob("../examples/payloads/*.json")
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no fixtures: %v", err)
 	}
@@ -489,4 +592,64 @@ func TestParseJSONSameAsStdlib(t *testing.T) {
 		}
 	}
 	t.Logf("%d inputs", n)
+}
+
+func TestParseJSONDuplicateKeys(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // in the error
+	}{
+		{`{"tran_amount":45,"tran_amount":4500}`, `duplicate object key: "tran_amount" at byte 18`},
+		{`{"a":1,"b":2,"a":{"x":3}}`, `duplicate object key: "a" at byte 13`},
+		{`{"a":null,"a":null}`, `duplicate object key: "a" at byte 10`},
+		{`{"a":1,"\u0061":1}`, `duplicate object key: "a" at byte 7`}, // the same key once decoded
+		{`{"x":{"y":{"z":[{"k":1,"k":2}]}}}`, `duplicate object key: "k" at byte 23`},
+		{`{"customers":[{"amount":45},{"amount":45,"amount":4500}]}`, `duplicate object key: "amount" at byte 41`},
+		{`[{"a":1},{"b":1,"b":1}]`, `duplicate object key: "b" at byte 16`},
+		{"{\"k\xff\":1,\"k\xfe\":2}", "duplicate object key: \"k\ufffd\" at byte 8"}, // both decode to U+FFFD
+		{`{"` + strings.Repeat("x", 100) + `":1,"` + strings.Repeat("x", 100) + `":2}`, `"` + strings.Repeat("x", 64) + `"…`},
+		{`{"a\n":1,"a\n":2}`, `duplicate object key: "a\n" at byte 9`},
+	}
+	for _, tt := range tests {
+		for name, parse := range map[string]func([]byte) (any, error){"ParseJSON": ParseJSON, "ParseJSONNumbers": ParseJSONNumbers} {
+			v, err := parse([]byte(tt.in))
+			if !errors.Is(err, ErrJSONDuplicateKey) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s(%q) = %#v, %v; want ErrJSONDuplicateKey with %q", name, tt.in, v, err, tt.want)
+			}
+		}
+		if _, err := DecodeJSON([]byte(tt.in)); err != nil {
+			t.Errorf("DecodeJSON(%q): %v; legacy answers keep the last key", tt.in, err)
+		}
+		checkSameAsStdlib(t, []byte(tt.in))
+	}
+	// Not duplicates: keys differ in case or in a byte; the same key in
+	// different objects.
+	for _, in := range []string{`{"a":1,"A":2}`, `{"tran_amount":1,"TRAN_AMOUNT":2}`, `{"a":{"a":{"a":1}}}`,
+		`[{"a":1},{"a":2}]`, `{"a":1,"a ":2,"\u00e9":3,"e\u0301":4}`} {
+		if _, err := ParseJSON([]byte(in)); err != nil {
+			t.Errorf("ParseJSON(%q): %v", in, err)
+		}
+		checkSameAsStdlib(t, []byte(in))
+	}
+	// Legacy answers: the last key wins, as encoding/json has it.
+	v, err := DecodeJSON([]byte(`{"result":"FAILED","result":"OK"}`))
+	if err != nil || !exactEqual(v, map[string]any{"result": "OK"}) {
+		t.Errorf("DecodeJSON = %#v, %v", v, err)
+	}
+}
+
+func TestParseJSONNumbers(t *testing.T) {
+	in := `{"a":45,"b":"45","c":45.00,"d":-0.0,"e":1e100000,"f":[12345678901234567890123,1E-2]}`
+	v, err := ParseJSONNumbers([]byte(in))
+	want := map[string]any{"a": json.Number("45"), "b": "45", "c": json.Number("45.00"), "d": json.Number("-0.0"),
+		"e": json.Number("1e100000"), "f": []any{json.Number("12345678901234567890123"), json.Number("1E-2")}}
+	if err != nil || !exactEqual(v, want) {
+		t.Errorf("ParseJSONNumbers = %#v, %v", v, err)
+	}
+	checkSameAsStdlib(t, []byte(in))
+	for _, bad := range []string{`01`, `1.`, `-`, `1e`, `+1`, `{"a":.5}`, `[1,]`} {
+		if v, err := ParseJSONNumbers([]byte(bad)); err == nil {
+			t.Errorf("ParseJSONNumbers(%q) = %#v, want an error", bad, v)
+		}
+	}
 }

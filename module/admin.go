@@ -37,7 +37,10 @@ func (adminAPI) CaddyModule() caddy.ModuleInfo {
 
 // Routes returns the admin routes.
 func (a adminAPI) Routes() []caddy.AdminRoute {
-	return []caddy.AdminRoute{{Pattern: "/billbridge/events/", Handler: caddy.AdminHandlerFunc(a.event)}}
+	return []caddy.AdminRoute{
+		{Pattern: "/billbridge/events/", Handler: caddy.AdminHandlerFunc(a.event)},
+		{Pattern: "/billbridge/health", Handler: caddy.AdminHandlerFunc(a.health)},
+	}
 }
 
 // eventView is what the admin API shows of a record: never the owner token.
@@ -54,6 +57,18 @@ type eventView struct {
 		Status int             `json:"status"`
 		Body   json.RawMessage `json:"body"`
 	} `json:"response,omitempty"`
+}
+
+// health serves the health report, 200 or 503.
+func (adminAPI) health(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("method not allowed")}
+	}
+	app := activeApp.Load()
+	if app == nil {
+		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: errors.New("billbridge is not running")}
+	}
+	return writeHealth(w, app.health(r.Context()))
 }
 
 func (adminAPI) event(w http.ResponseWriter, r *http.Request) error {

@@ -41,6 +41,7 @@ type App struct {
 	Currencies map[string]int32 `json:"currencies,omitempty"`
 
 	store    store.Store
+	calls    *upstreams
 	compiler *mappings.Compiler
 	exps     mappings.Exponents
 	logger   *zap.Logger
@@ -70,6 +71,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 
 // Provision sets up the app.
 func (a *App) Provision(ctx caddy.Context) error {
+	a.calls = new(upstreams)
 	a.logger = ctx.Logger()
 	a.exps = mappings.DefaultExponents()
 	for code, e := range a.Currencies {
@@ -79,7 +81,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if e < 0 || e > 8 {
 			return fmt.Errorf("currencies: %s exponent %d out of range 0–8", code, e)
 		}
-		a.exps[code] = e
+		a.exps.SetExponent(code, e)
 	}
 	a.compiler = mappings.NewCompiler(a.exps)
 
@@ -98,6 +100,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 
 	if a.Legacy != nil {
 		if err := a.Legacy.provision(); err != nil {
+			return fmt.Errorf("legacy: %v", err)
+		}
+		if err := a.Legacy.provisionTransport(ctx); err != nil {
 			return fmt.Errorf("legacy: %v", err)
 		}
 	}
@@ -147,6 +152,7 @@ func (a *App) Cleanup() error {
 // Start makes this config's store the one the admin API reads.
 func (a *App) Start() error {
 	activeStore.Store(&a.store)
+	activeApp.Store(a)
 	return nil
 }
 
@@ -154,6 +160,7 @@ func (a *App) Start() error {
 // before this one stops) has already replaced it.
 func (a *App) Stop() error {
 	activeStore.CompareAndSwap(&a.store, nil)
+	activeApp.CompareAndSwap(a, nil)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package billbridge
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -26,6 +27,9 @@ func init() {
 //			timeout           <duration>
 //			header            <name> <value>
 //			max_response_size <size>
+//			transport http {
+//				<reverse_proxy's http transport options>
+//			}
 //		}
 //		bill24 {
 //			token <value>...
@@ -160,7 +164,12 @@ func parseLegacy(d *caddyfile.Dispenser) (*Legacy, error) {
 	}
 	l.BaseURL = d.Val()
 	if !strings.HasPrefix(l.BaseURL, "http://") && !strings.HasPrefix(l.BaseURL, "https://") && !strings.HasPrefix(l.BaseURL, "{") {
-		return nil, d.Errf("legacy: base URL %q must start with http:// or https://", l.BaseURL)
+		// Shown without what may be a secret (credentials, a query).
+		u, err := url.Parse(l.BaseURL)
+		if err != nil {
+			return nil, d.Err("legacy: base URL must start with http:// or https:// (not shown: it is not a valid URL, and may hold a secret)")
+		}
+		return nil, d.Errf("legacy: base URL %q must start with http:// or https://", redactURL(u))
 	}
 	if d.NextArg() {
 		return nil, d.ArgErr()
@@ -205,6 +214,21 @@ func parseLegacy(d *caddyfile.Dispenser) (*Legacy, error) {
 				return nil, d.Errf("legacy max_response_size: invalid size %q", v)
 			}
 			l.MaxResponseSize = int64(n)
+		case "transport":
+			// As reverse_proxy's transport subdirective, for its http
+			// transport only: the legacy API is an HTTP API.
+			if !d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			name := d.Val()
+			if name != "http" {
+				return nil, d.Errf("legacy transport %q: the legacy API is reached with the http transport only", name)
+			}
+			mod, err := caddyfile.UnmarshalModule(d, "http.reverse_proxy.transport."+name)
+			if err != nil {
+				return nil, err
+			}
+			l.TransportRaw = caddyconfig.JSONModuleObject(mod, "protocol", name, nil)
 		default:
 			return nil, d.Errf("unrecognized legacy subdirective '%s'", sub)
 		}

@@ -33,11 +33,13 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	billbridge [<matcher>] <flow> {
-//		max_body <size>
+//		max_body  <size>
+//		namespace <name>
 //		<the flow's subdirectives>
 //	}
 //
-// The handler keeps the subdirectives every flow shares (max_body) and
+// The handler keeps the subdirectives every flow shares (max_body,
+// namespace) and
 // hands the rest of the block, with its file and line, to the flow's own
 // parser (module billbridge.flows.<flow>), which refuses what it does not
 // know.
@@ -55,14 +57,25 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	tokens := []caddyfile.Token{nameTok}
-	seenMaxBody := false
+	seen := Once{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
-		case "max_body":
-			if seenMaxBody {
-				return d.Err("max_body already specified")
+		case "namespace":
+			if err := seen.Check(d); err != nil {
+				return err
 			}
-			seenMaxBody = true
+			v, err := OneArg(d)
+			if err != nil {
+				return err
+			}
+			if !validNamespace(v) {
+				return d.Errf("namespace %q: use letters, digits, '-' and '_'", v)
+			}
+			h.Namespace = v
+		case "max_body":
+			if err := seen.Check(d); err != nil {
+				return err
+			}
 			v, err := OneArg(d)
 			if err != nil {
 				return err

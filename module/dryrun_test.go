@@ -23,7 +23,7 @@ func TestDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, err := os.ReadFile("../../shared/fixtures/bill24_webhook_checkout.json")
+	payload, err := os.ReadFile("../examples/payloads/bill24_webhook_checkout.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,6 +70,11 @@ type Profile struct {
 	// Payment, for flows that move money, holds the settings of the
 	// exactly-once delivery (provisioned by the flow). Nil otherwise.
 	Payment *Payment
+	// IDFields name the body fields that hold the event's id, so that even
+	// a refused request's log line can say which event it was.
+	IDFields []string
+	// MaskID hides the id in logs (a consumer code is personal).
+	MaskID bool
 	// Ack is the answer to a payment the legacy system has.
 	Ack []byte
 	// Duplicate is the answer to a finished event under on_duplicate error.

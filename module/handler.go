@@ -42,6 +42,12 @@ type Handler struct {
 	// A larger body is answered 413.
 	MaxBody int64 `json:"max_body,omitempty"`
 
+	// Namespace keeps this handler's records apart from other handlers of
+	// the same flow: two sites with their own mappings and legacy systems
+	// must not replay each other's answers. Default: none, one namespace
+	// per flow. Changing it forgets the records kept under the old one.
+	Namespace string `json:"namespace,omitempty"`
+
 	flow    Flow
 	profile Profile
 	name    string
@@ -104,10 +110,28 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.profile.Key == "" || len(h.profile.Methods) == 0 || h.profile.ContentType == "" {
 		return fmt.Errorf("flow %s: incomplete profile", h.name)
 	}
+	if h.Namespace != "" {
+		if !validNamespace(h.Namespace) {
+			return fmt.Errorf("namespace %q: use letters, digits, '-' and '_'", h.Namespace)
+		}
+		h.profile.Key = h.Namespace + ":" + h.profile.Key
+	}
 	if h.profile.Payment != nil && h.profile.Payment.success == nil {
 		return fmt.Errorf("flow %s: payment settings not provisioned", h.name)
 	}
 	return nil
+}
+
+func validNamespace(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // AppFrom returns the billbridge app of the config being provisioned; a

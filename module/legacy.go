@@ -3,18 +3,21 @@ package billbridge
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/billbridge/caddy-billbridge/internal/tracing"
 )
 
 // Legacy is the merchant's existing billing API. Its scheme, host and port
@@ -36,13 +39,24 @@ type Legacy struct {
 	// MaxResponseSize bounds a legacy answer's body. Default: 1 MiB.
 	MaxResponseSize int64 `json:"max_response_size,omitempty"`
 
-	// intercept, in a dry run, takes the request instead of sending it.
+	// Transport connects to the legacy API: reverse_proxy's `http`
+	// transport (TLS with private CAs and client certificates, keep-alive,
+	// dial timeout, network proxy...), the only protocol allowed. Unlike
+	// reverse_proxy's, it uses a proxy only when one is configured, never
+	// one from the environment. Default: dial_timeout 5s, keep-alive probes
+	// every 30s, 256 idle connections (128 per host) kept 90s, TLS
+	// handshake timeout 5s for an https base URL.
+	TransportRaw json.RawMessage `json:"transport,omitempty" caddy:"namespace=http.reverse_proxy.transport inline_key=protocol"`
+
+	// intercept, in a dry run or a playback, takes the request instead
+	// of sending it.
 	intercept func(*http.Request) (*http.Response, error)
 
-	base    *url.URL
-	headers http.Header
-	client  *http.Transport
-	poolKey string
+	base     *url.URL
+	headers  http.Header
+	rt       *http.Transport
+	poolKey  string
+	replacer bool // the transport resolves placeholders per request (TLS server name, proxy URL)
 }
 
 const (
@@ -50,17 +64,8 @@ const (
 	defaultMaxResponseSize = 1 << 20
 )
 
-// legacyClients shares HTTP clients (and so their warm connections) across
-// config reloads, keyed by what shapes the connections.
-var legacyClients = caddy.NewUsagePool()
-
-type pooledClient struct{ *http.Transport }
-
-func (c pooledClient) Destruct() error {
-	c.CloseIdleConnections()
-	return nil
-}
-
+// provision checks the settings (and provisionTransport, after it, loads
+// the transport). Its errors never show a secret: see redactURL.
 func (l *Legacy) provision() error {
 	raw := resolve(l.BaseURL)
 	if raw == "" {
@@ -68,15 +73,16 @@ func (l *Legacy) provision() error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("base URL: %v", err)
+		return fmt.Errorf("base URL is not a valid URL (%s); it is not shown, as it may hold a secret", urlErrorReason(err))
 	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("base URL %q must be http:// or https:// with a host", raw)
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("base URL %q must be http:// or https:// with a host", redactURL(u))
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("base URL %q must not carry a query, fragment or credentials (use header)", u.Redacted())
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("base URL %q must not carry a query, fragment or credentials (use header)", redactURL(u))
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = strings.TrimSuffix(u.RawPath, "/")
 	l.base = u
 	if l.Timeout <= 0 {
 		l.Timeout = caddy.Duration(defaultLegacyTimeout)
@@ -88,39 +94,61 @@ func (l *Legacy) provision() error {
 	for k, v := range l.Headers {
 		l.headers.Set(k, resolve(v))
 	}
-
-	sum := sha256.Sum256([]byte(u.Scheme + "://" + u.Host + "|" + time.Duration(l.Timeout).String()))
-	l.poolKey = hex.EncodeToString(sum[:])
-	c, _, err := legacyClients.LoadOrNew(l.poolKey, func() (caddy.Destructor, error) {
-		return pooledClient{newLegacyTransport(time.Duration(l.Timeout))}, nil
-	})
-	if err != nil {
-		return err
-	}
-	l.client = c.(pooledClient).Transport
 	return nil
 }
 
 func (l *Legacy) cleanup() {
 	if l.poolKey != "" {
-		_, _ = legacyClients.Delete(l.poolKey)
+		_, _ = legacyTransports.Delete(l.poolKey)
+		l.poolKey = ""
 	}
 }
 
-// newLegacyTransport returns the connection pool for a legacy API. Calls
-// go straight to RoundTrip, like reverse_proxy's: no redirect is followed
-// (a legacy redirect could point anywhere; the answer is the 3xx itself),
-// and the deadline is the request context's.
-func newLegacyTransport(timeout time.Duration) *http.Transport {
-	return &http.Transport{
-		Proxy:                 nil, // the legacy API is the merchant's own; never via a proxy from the environment
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   128,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: timeout,
-		ForceAttemptHTTP2:     true,
+// redactURL shows a URL in an error message without what may be a
+// secret: userinfo, query, fragment and an opaque part (http:user@host,
+// or user:password@host, read as scheme "user") are replaced by REDACTED.
+// Scheme, host and path stay, to find the typo.
+func redactURL(u *url.URL) string {
+	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath, OmitHost: u.OmitHost}
+	if u.Opaque != "" {
+		// alice:s3cret@host parses as scheme "alice": show only a real one.
+		r = url.URL{Opaque: "REDACTED"}
+		if u.Scheme == "http" || u.Scheme == "https" {
+			r.Scheme = u.Scheme
+		}
+	}
+	if u.User != nil {
+		r.User = url.User("REDACTED")
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		r.RawQuery = "REDACTED"
+	}
+	if u.Fragment != "" {
+		r.Fragment = "REDACTED"
+	}
+	return r.String()
+}
+
+// urlErrorReason says why url.Parse refused a URL without quoting it:
+// url.Error holds the whole URL, and its inner errors quote parts of it
+// (a port, an escape that may sit in a password). Only url's fixed
+// messages are passed on.
+func urlErrorReason(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ee url.EscapeError
+	var he url.InvalidHostError
+	switch msg := err.Error(); {
+	case errors.As(err, &ee):
+		return "a bad %-escape"
+	case errors.As(err, &he):
+		return "an invalid character in the host"
+	case strings.ContainsAny(msg, "\"'`"):
+		return "malformed"
+	default:
+		return msg
 	}
 }
 
@@ -142,32 +170,51 @@ type legacyAnswer struct {
 }
 
 // callError says how a legacy call failed, which decides whether it may
-// have reached the legacy system (ambiguous) and what the gateway is told.
+// have reached the legacy system and what the gateway is told.
 type callError struct {
 	err     error
-	timeout bool // the deadline passed
+	timeout bool // the deadline passed after the request may have left
 	sent    bool // the request may have reached the legacy system
 }
 
 func (e *callError) Error() string { return e.err.Error() }
 func (e *callError) Unwrap() error { return e.err }
 
-// do sends a request to the legacy API.
+// uncertain reports whether the legacy system may have the request: it may
+// have booked it though no answer came back. Only a request that provably
+// never left is certain (it was refused before it was built or sent, or no
+// connection was ever handed to it: refused, unresolvable, a failed TLS
+// handshake or proxy tunnel); a cut or reset connection, a timeout, an
+// answer that cannot be read or is too large are all uncertain.
+func (e *callError) uncertain() bool { return e.sent }
+
+// do sends a request to the legacy API: exactly once. Below billbridge,
+// nothing may send it again (see oneShotBody), so one call is one attempt.
 func (l *Legacy) do(ctx context.Context, lr legacyRequest) (legacyAnswer, error) {
+	if l.rt == nil {
+		return legacyAnswer{}, &callError{err: errors.New("legacy transport is not provisioned")}
+	}
 	u, err := l.resolveURL(lr.pathQuery, lr.query)
 	if err != nil {
 		return legacyAnswer{}, &callError{err: err}
 	}
-	var body io.Reader
-	if lr.body != nil {
-		body = bytes.NewReader(lr.body)
-	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(l.Timeout))
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, lr.method, u, body)
+	// The transport writes a request only on a connection it has handed to
+	// the request, and says so through GotConn (HTTP/1 and HTTP/2 alike):
+	// until then, not one byte can have left.
+	var connected atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { connected.Store(true) },
+	})
+	if l.replacer {
+		ctx = context.WithValue(ctx, caddy.ReplacerCtxKey, caddy.NewReplacer())
+	}
+	req, err := http.NewRequestWithContext(ctx, lr.method, u, nil)
 	if err != nil {
 		return legacyAnswer{}, &callError{err: err}
 	}
+	oneShotBody(req, lr.body)
 	for k, v := range l.headers {
 		req.Header[k] = v
 	}
@@ -182,14 +229,12 @@ func (l *Legacy) do(ctx context.Context, lr legacyRequest) (legacyAnswer, error)
 	}
 	resp, err := l.roundTrip(req)
 	if err != nil {
-		return legacyAnswer{}, classifyCallError(err, ctx)
+		return legacyAnswer{}, classifyCallError(ctx, err, connected.Load())
 	}
 	defer resp.Body.Close()
 	data, err := readAnswer(resp, l.MaxResponseSize)
 	if err != nil {
-		ce := classifyCallError(err, ctx)
-		ce.sent = true // the status line came back: the request arrived
-		return legacyAnswer{}, ce
+		return legacyAnswer{}, classifyCallError(ctx, err, true) // the status line came back: the request arrived
 	}
 	if int64(len(data)) > l.MaxResponseSize {
 		return legacyAnswer{}, &callError{err: fmt.Errorf("legacy answer is larger than %d bytes", l.MaxResponseSize), sent: true}
@@ -202,12 +247,46 @@ func (l *Legacy) roundTrip(req *http.Request) (*http.Response, error) {
 	if l.intercept != nil {
 		return l.intercept(req)
 	}
-	return l.client.RoundTrip(req)
+	return tracing.Transport(req.Context(), l.rt, "legacy").RoundTrip(req)
+}
+
+// oneShotBody gives req a body that the transport cannot replay.
+//
+// Go's transports resend a request on their own when it looks safe to them:
+// HTTP/1 after a reused keep-alive connection closed before answering, if
+// the request is "replayable" (GET, HEAD, OPTIONS, TRACE, or any method with
+// an Idempotency-Key or X-Idempotency-Key header, when its body is nil,
+// http.NoBody or has GetBody); HTTP/2 after a GOAWAY or REFUSED_STREAM, when
+// its body is nil, http.NoBody or has GetBody. A legacy system may have
+// booked a payment before it hung up, so billbridge, not the transport,
+// decides what happens next (lookup, then maybe another attempt).
+//
+// Every one of those rules needs a body that is nil, NoBody or rewindable,
+// so the rule here is: always a non-nil body, never NoBody, no GetBody.
+// Neither the method nor any header can then make the request replayable.
+// A bodiless request gets an empty such body. For GET, HEAD, DELETE and
+// OPTIONS, HTTP/1 probes a body of unknown length and, finding it empty,
+// sends none: the wire is as before. For POST, PUT and PATCH without a body,
+// HTTP/1 sends it as chunked with a zero-size chunk (instead of
+// Content-Length: 0); HTTP/2 sends an empty DATA frame that ends the stream.
+// Keep-alive is untouched: the connection is reused as before.
+//
+// What remains is what sends nothing twice: a retry when the first
+// connection proved unusable before the request was written to it.
+func oneShotBody(req *http.Request, body []byte) {
+	// NopCloser over a bytes.Reader, as http.NewRequest builds, so the
+	// transport still writes headers and body in one go.
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	req.GetBody = nil
 }
 
 // readAnswer reads at most limit+1 bytes of an answer, in one allocation
 // of the right size when the length is announced.
 func readAnswer(resp *http.Response, limit int64) ([]byte, error) {
+	if resp.Body == http.NoBody {
+		return nil, nil // an answer to HEAD: its Content-Length is the GET's
+	}
 	if n := resp.ContentLength; n >= 0 && n <= limit {
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(resp.Body, buf); err != nil {
@@ -218,18 +297,16 @@ func readAnswer(resp *http.Response, limit int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(resp.Body, limit+1))
 }
 
-// classifyCallError tells a refused connection (nothing sent) from a
-// timeout or a cut connection (the legacy system may have the request).
-func classifyCallError(err error, ctx context.Context) *callError {
-	ce := &callError{err: err, sent: true}
+// classifyCallError tells a request that never left (no connection was
+// handed to it) from one the legacy system may have (a cut connection, a
+// reset, a timeout after it was given a connection). A deadline that
+// passed before a connection came is a failure to connect, not a timeout
+// of the legacy system.
+func classifyCallError(ctx context.Context, err error, connected bool) *callError {
+	ce := &callError{err: err, sent: connected}
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded || errors.As(err, &ne) && ne.Timeout() {
+	if connected && (errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded || errors.As(err, &ne) && ne.Timeout()) {
 		ce.timeout = true
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Op == "dial" {
-		ce.sent = false // never connected: the request did not leave
-		ce.timeout = false
 	}
 	return ce
 }

@@ -75,13 +75,24 @@ func (h *Handler) once(r *http.Request, ev *Event) Result {
 	case complete:
 		a := h.shape(res)
 		err := h.store.Complete(sctx, key, owner, store.Response{Status: a.status, ContentType: a.header.Get("Content-Type"), Body: a.body}, time.Duration(p.Retention))
-		if errors.Is(err, store.ErrLeaseLost) {
+		switch {
+		case err == nil:
+		case errors.Is(err, store.ErrNotReplicated):
+			// Done on the master, not confirmed by a replica: a failover
+			// could erase it, so the gateway is not told yet. Its retry
+			// replays (the record survived) or reconciles by lookup.
+			h.logger.Warn("completed payment not confirmed by a replica; answering 503", zap.String("event_id", ev.LogID), zap.Error(err))
+			return Stop(StoreUnavailable, "", err)
+		case errors.Is(err, store.ErrRecordLost):
+			h.logger.Warn("the store had lost this payment's record (a failover?); it is recorded as done again", zap.String("event_id", ev.LogID))
+		case errors.Is(err, store.ErrLeaseLost):
 			h.logger.Error("claim expired before the legacy call finished; raise lease", zap.String("event_id", ev.LogID))
-		} else if err != nil {
-			// The legacy system has the payment but we could not record it:
-			// the next delivery will find the claim expired, count it as
-			// uncertain and ask the lookup call before posting again.
-			h.logger.Error("could not record a completed payment", zap.String("event_id", ev.LogID), zap.Error(err))
+		default:
+			// The legacy system has the payment but we could not record
+			// it: the gateway is not told it is done; its retry finds the
+			// claim expired, counts it as uncertain and asks lookup.
+			h.logger.Error("could not record a completed payment; answering 503", zap.String("event_id", ev.LogID), zap.Error(err))
+			return Stop(StoreUnavailable, "", err)
 		}
 	case releaseClean, releaseMaybe:
 		h.release(sctx, key, owner, ev, policies[res.Verdict].settle == releaseMaybe)
@@ -104,7 +115,23 @@ func (h *Handler) once(r *http.Request, ev *Event) Result {
 
 // release gives a claim up after a failed attempt.
 func (h *Handler) release(ctx context.Context, key, owner string, ev *Event, uncertain bool) {
-	if err := h.store.Release(ctx, key, owner, uncertain, time.Duration(h.profile.Payment.Retention)); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+	err := h.store.Release(ctx, key, owner, uncertain, time.Duration(h.profile.Payment.Retention))
+	switch {
+	case err == nil, errors.Is(err, store.ErrLeaseLost):
+	case errors.Is(err, store.ErrRecordLost):
+		h.logger.Warn("the store had lost this payment's record (a failover?)",
+			zap.String("event_id", ev.LogID), zap.Bool("uncertain", uncertain))
+		if uncertain {
+			// Write the uncertainty down again, or the next delivery would
+			// post without asking lookup: claim the key anew and release it
+			// as uncertain. Someone else's claim meanwhile carries on.
+			owner := newOwner()
+			p := h.profile.Payment
+			if c, err := h.store.Claim(ctx, key, owner, ev.Fingerprint, time.Duration(p.Lease), time.Duration(p.Retention)); err == nil && c.Outcome == store.Claimed {
+				_ = h.store.Release(ctx, key, owner, true, time.Duration(p.Retention))
+			}
+		}
+	default:
 		h.logger.Error("could not release a claim; the next delivery waits for its lease",
 			zap.String("event_id", ev.LogID), zap.Error(err))
 	}

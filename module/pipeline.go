@@ -11,8 +11,12 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/billbridge/caddy-billbridge/internal/text"
+	"github.com/billbridge/caddy-billbridge/mappings"
 )
 
 // The pipeline, for every flow:
@@ -102,11 +106,12 @@ var policies = map[Verdict]policy{
 type answer struct {
 	Result
 	policy
-	status int
-	header http.Header
-	body   []byte
-	label  string
-	logID  string
+	status  int
+	header  http.Header
+	body    []byte
+	label   string
+	logID   string
+	traceID string
 }
 
 // ServeHTTP runs the pipeline. Answers, errors included, are written in the
@@ -115,49 +120,78 @@ type answer struct {
 // {http.billbridge.outcome} for log_append and friends.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	start := time.Now()
-	res, ev := h.run(r)
+	res, ev, body := h.run(r)
 	a := h.shape(res)
-	if ev != nil {
+	switch {
+	case ev != nil:
 		a.logID = ev.LogID
+	case body != nil:
+		a.logID = h.peekID(body)
+	}
+	if sc := trace.SpanContextFromContext(r.Context()); sc.HasTraceID() {
+		a.traceID = sc.TraceID().String()
 	}
 	h.write(w, r, a)
 	h.record(a, time.Since(start))
 	return nil
 }
 
-// run takes a request through the stages and returns the final verdict.
-func (h *Handler) run(r *http.Request) (Result, *Event) {
+// peekID finds the event's id in a body the flow refused, for the log.
+func (h *Handler) peekID(body []byte) string {
+	if len(h.profile.IDFields) == 0 {
+		return ""
+	}
+	doc, err := mappings.ParseJSON(body)
+	if err != nil {
+		return ""
+	}
+	m, _ := doc.(map[string]any)
+	for _, f := range h.profile.IDFields {
+		if id, ok := m[f].(string); ok && id != "" {
+			id = text.Clean(id, 128)
+			if h.profile.MaskID {
+				id = Mask(id)
+			}
+			return id
+		}
+	}
+	return ""
+}
+
+// run takes a request through the stages and returns the final verdict,
+// the event if it was decoded, and the body if it was read.
+func (h *Handler) run(r *http.Request) (Result, *Event, []byte) {
 	prof := h.profile
 	if !slices.Contains(prof.Methods, r.Method) {
-		return Result{Verdict: MethodNotAllowed, Header: http.Header{"Allow": {strings.Join(prof.Methods, ", ")}}}, nil
+		return Result{Verdict: MethodNotAllowed, Header: http.Header{"Allow": {strings.Join(prof.Methods, ", ")}}}, nil, nil
 	}
 	body, err := readBody(r, h.MaxBody)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return Stop(TooLarge, fmt.Sprintf("request body is larger than %d bytes", h.MaxBody), nil), nil
+			return Stop(TooLarge, fmt.Sprintf("request body is larger than %d bytes", h.MaxBody), nil), nil, nil
 		}
-		return Stop(BadRequest, "cannot read request body", err), nil
+		return Stop(BadRequest, "cannot read request body", err), nil, nil
 	}
 	if !h.flow.Authenticate(r, body) {
-		return Result{Verdict: Unauthorized}, nil
+		return Result{Verdict: Unauthorized}, nil, body
 	}
 	ev, err := h.flow.Decode(r, body)
 	if err != nil {
-		return Stop(BadRequest, err.Error(), nil), nil
+		return Stop(BadRequest, err.Error(), nil), nil, body
 	}
 	if v, ok := h.flow.(Verifier); ok {
 		res := v.Verify(r.Context(), ev)
 		h.count(policies[res.Verdict].counter)
 		if res.Verdict != Verified {
 			h.mark(r, res, ev)
-			return res, ev
+			return res, ev, body
 		}
 	}
 	if prof.Payment == nil {
-		return h.answerOf(ev, h.send(r.Context(), ev, false)), ev
+		return h.answerOf(ev, h.send(r.Context(), ev, false)), ev, body
 	}
-	return h.once(r, ev), ev
+	return h.once(r, ev), ev, body
 }
 
 // send runs the outbound step: the flow's own (Sender) or the event's
@@ -202,8 +236,8 @@ func failedCall(out Outcome) (Result, bool) {
 	if ce.timeout {
 		return Result{Verdict: LegacyTimeout, Err: out.Err}, true
 	}
-	if ce.sent {
-		// The request may have reached the legacy system: uncertain.
+	if ce.uncertain() {
+		// The request may have reached the legacy system.
 		return Result{Verdict: LegacyFailed, Message: "legacy system unreachable", Err: out.Err}, true
 	}
 	return Result{Verdict: LegacyUnreachable, Err: out.Err}, true
@@ -300,6 +334,14 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, a answer) {
 // record logs and counts the answer: one line per gateway event.
 func (h *Handler) record(a answer, d time.Duration) {
 	h.metrics.observe(h.name, a.label, d)
+	gateway, _, _ := strings.Cut(h.profile.Key, ":")
+	if u := h.app.calls.of(a.Verdict, gateway); u != nil {
+		if a.status >= 500 {
+			u.failed(string(a.Verdict))
+		} else {
+			u.ok()
+		}
+	}
 	ce := h.logger.Check(a.level, "gateway event")
 	if ce == nil {
 		return
@@ -312,8 +354,18 @@ func (h *Handler) record(a answer, d time.Duration) {
 		zap.Int("legacy_status", a.Legacy),
 		zap.Duration("duration", d),
 	}
+	if a.status >= 400 {
+		msg := a.Message
+		if msg == "" {
+			msg = a.policy.message
+		}
+		fields = append(fields, zap.String("reason", msg))
+	}
 	if a.Detail != "" {
 		fields = append(fields, zap.String("detail", a.Detail))
+	}
+	if a.traceID != "" {
+		fields = append(fields, zap.String("traceID", a.traceID))
 	}
 	if a.Err != nil {
 		fields = append(fields, zap.String("error", a.Err.Error()))

@@ -68,7 +68,7 @@ type Result struct {
 // placeholderID is where a webhook's tran_id goes; ids are always 36 bytes.
 const placeholderID = "00000000-0000-0000-0000-000000000000"
 
-// webhookV1 is ../shared/fixtures/bill24_webhook_v1.json (the README's demo
+// webhookV1 is examples/payloads/bill24_webhook_v1.json (the README's demo
 // payload), compacted, with its tran_id replaced.
 const webhookV1 = `{"tran_id":"` + placeholderID + `","tran_no":"6K0BTGwG7HsF",` +
 	`"payment_service_type":"Bank Channel","tran_date":"2024-11-29T16:58:16.727168",` +
@@ -133,7 +133,9 @@ func main() {
 		copy(req[idOff:], *id)
 	}
 	if *printReq {
-		os.Stdout.Write(req)
+		if _, err := os.Stdout.Write(req); err != nil {
+			log.Fatal(err)
+		}
 		return
 	}
 
@@ -259,7 +261,7 @@ func (w *worker) setPrefix(prefix [8]byte) {
 	id := w.req[w.idOff : w.idOff+len(placeholderID)]
 	hex.Encode(id[0:8], prefix[0:4])
 	hex.Encode(id[9:13], prefix[4:6])
-	hex.Encode(id[14:18], []byte{byte(w.i >> 8), byte(w.i)})
+	hex.Encode(id[14:18], []byte{byte(w.i >> 8), byte(w.i)}) //nolint:gosec // G115: the low 16 bits, by design
 }
 
 // nextID writes the next sequence number into the request's tran_id.

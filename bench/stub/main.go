@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // customer is CU003035 from the quickstart's demo legacy API, byte for byte.
@@ -51,7 +52,7 @@ func main() {
 	mux.HandleFunc("GET /api/customers", lookup)
 	mux.HandleFunc("POST /api/payments", pay)
 	mux.HandleFunc("GET /stats", stats)
-	srv := &http.Server{Handler: mux, ErrorLog: log.New(os.Stderr, "stub: ", 0)}
+	srv := &http.Server{Handler: mux, ErrorLog: log.New(os.Stderr, "stub: ", 0), ReadHeaderTimeout: 10 * time.Second}
 
 	go func() {
 		sig := make(chan os.Signal, 1)

@@ -66,12 +66,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
-	d.printUsage(os.Stdout)
+	if err := d.printUsage(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	<-ctx.Done()
 	stop()
-	fmt.Fprintln(os.Stdout, "\nquickstart: stopping")
+	fmt.Println("\nquickstart: stopping")
 	if err := d.stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
@@ -211,7 +213,9 @@ func setDefaultEnv(key, def string) bool {
 	return false
 }
 
-// webhookV1 is Bill24's current webhook shape (fixtures/bill24_webhook_v1.json).
+// webhookV1 is Bill24's current webhook shape, examples/payloads/
+// bill24_webhook_v1.json compacted, inline so the printed curl works from
+// any directory (TestWebhookV1MatchesPayload keeps the two the same).
 const webhookV1 = `{"tran_id":"348b4b16-1f06-4563-8204-105a8420a067","tran_no":"6K0BTGwG7HsF",` +
 	`"payment_service_type":"Bank Channel","tran_date":"2024-11-29T16:58:16.727168","tran_amount":45,` +
 	`"currency":"USD","bank_code":"AC","bank_name":"ACLEDA","bank_ref":"AC00112301",` +
@@ -220,10 +224,10 @@ const webhookV1 = `{"tran_id":"348b4b16-1f06-4563-8204-105a8420a067","tran_no":"
 	`"customer_name":"MAO SAMON","customer_name_latin":"","bill_no":"","amount":45}]}`
 
 // printUsage says what is listening and how to play Bill24 with curl.
-func (d *demo) printUsage(w io.Writer) {
+func (d *demo) printUsage(w io.Writer) error {
 	token, tokenNote := "'token: "+defaultBill24Token+"'", defaultBill24Token
 	if d.tokenFromEnv {
-		token, tokenNote = `"token: $BILL24_TOKEN"`, "from $BILL24_TOKEN"
+		token, tokenNote = `"token: $BILL24_TOKEN"`, "from $BILL24_TOKEN" //nolint:gosec // G101: names the variable, holds no secret
 	}
 	key, keyNote := "'X-Api-Key: "+defaultLegacyKey+"'", defaultLegacyKey
 	if d.keyFromEnv {
@@ -234,7 +238,7 @@ func (d *demo) printUsage(w io.Writer) {
 			d.caddyURL, token, code)
 	}
 
-	fmt.Fprintf(w, `
+	_, err := fmt.Fprintf(w, `
 billbridge quickstart
 
   demo legacy billing API  %s   (X-Api-Key: %s)
@@ -263,4 +267,5 @@ Ctrl-C to stop.
 		d.caddyURL, token, webhookV1,
 		d.legacyURL, key,
 		proxy("37627011"))
+	return err
 }

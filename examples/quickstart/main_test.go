@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,11 +149,7 @@ func TestQuickstart(t *testing.T) {
 	}
 
 	// Checkout shape, KHR, Khmer payer name, bill number present.
-	checkout := `{"tran_id":"174952172035635","tran_date":"2023-05-10T15:47:12.890062","tran_amount":50000.00,` +
-		`"fee_amount":500.00,"total_amount":50500.00,"currency":"KHR","identity_code":"234000545","bank_code":"AMK",` +
-		`"bank_ref":"FT1234567890","purpose_of_transaction":"INV23001","device_code":"T1","channel_code":"001",` +
-		`"status":"success","description":"","customers":[{"branch_code":"BRANCH-PP","branch_name":"Phnom Penh Branch",` +
-		`"customer_code":"12340001","customer_name":"ជា សំណាង","customer_name_latin":"CHEA Samnang","bill_no":"INV23001","amount":50000.00}]}`
+	checkout := payload(t, "bill24_webhook_checkout.json")
 	if status, m := call(t, d.caddyURL+"/bill24/webhook", defaultBill24Token, checkout); status != http.StatusOK || m["status"] != "Success" {
 		t.Fatalf("checkout webhook: %d %v", status, m)
 	}
@@ -161,10 +159,7 @@ func TestQuickstart(t *testing.T) {
 	}
 
 	// A legacy failure is retryable, and the retry gets through once.
-	tnx := `{"tnx_id":"BUb4CmDE","tran_amount":10,"customer_fee":0.20,"supplier_fee":0,"total_amount":10.20,` +
-		`"currency":"USD","bank_name":"ACLEDA","bank_ref":"FT00003941","customer_sync_code":"","customer_code":"CU003035",` +
-		`"customer_name":"Nheb Nim","customer_phone":"09294303","paid_by":"893-349-349-3449",` +
-		`"paid_date":"2024-02-29 10:46:33","description":"","checkout_ref":"","bills":[]}`
+	tnx := payload(t, "bill24_webhook_v2.json") // the older shape
 	d.legacy.SetFailNext(1, http.StatusInternalServerError)
 	if status, m := call(t, d.caddyURL+"/bill24/webhook", defaultBill24Token, tnx); status == http.StatusOK && m["status"] == "Success" {
 		t.Errorf("webhook while the legacy API fails: %d %v, want an error", status, m)
@@ -180,6 +175,57 @@ func TestQuickstart(t *testing.T) {
 	if c, _ := d.legacy.Customer("CU003035"); c.AmtDue != "0.00" {
 		t.Errorf("CU003035 still owes %s", c.AmtDue)
 	}
+}
+
+// TestWebhookV1MatchesPayload: the webhook the demo prints is the
+// repository's sample payload, compacted.
+func TestWebhookV1MatchesPayload(t *testing.T) {
+	var want bytes.Buffer
+	if err := json.Compact(&want, []byte(payload(t, "bill24_webhook_v1.json"))); err != nil {
+		t.Fatal(err)
+	}
+	if webhookV1 != want.String() {
+		t.Errorf("webhookV1 differs from examples/payloads/bill24_webhook_v1.json:\n got %s\nwant %s", webhookV1, want.String())
+	}
+}
+
+// TestPrintUsage: the printed curl commands reach the demo's addresses with
+// the demo's secrets, and the webhook one carries the sample payload.
+func TestPrintUsage(t *testing.T) {
+	d := &demo{legacyURL: "http://127.0.0.1:18081", caddyURL: "http://127.0.0.1:18080"}
+	var out strings.Builder
+	if err := d.printUsage(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"curl -s http://127.0.0.1:18080/bill24/proxy -H 'token: demo-token'",
+		"curl -s http://127.0.0.1:18080/bill24/webhook -H 'token: demo-token'",
+		"-d '" + webhookV1 + "'",
+		"curl -s http://127.0.0.1:18081/api/ledger -H 'X-Api-Key: demo-key'",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, out.String())
+		}
+	}
+	d.tokenFromEnv, d.keyFromEnv = true, true
+	out.Reset()
+	if err := d.printUsage(&out); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); strings.Contains(s, "demo-token") || strings.Contains(s, "demo-key") ||
+		!strings.Contains(s, `"token: $BILL24_TOKEN"`) || !strings.Contains(s, `"X-Api-Key: $LEGACY_API_KEY"`) {
+		t.Errorf("with secrets from the environment, usage should name the variables, not the demo values:\n%s", s)
+	}
+}
+
+// payload reads a sample gateway payload from examples/payloads.
+func payload(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "payloads", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // call POSTs a JSON body as Bill24 would and decodes the JSON answer
@@ -228,7 +274,9 @@ func freePort(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	if err := ln.Close(); err != nil { // free it for the test
+		t.Fatal(err)
+	}
 	return port
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,11 +49,35 @@ type Server struct {
 	dir  string
 	port int
 	Addr string
+	// extra are arguments after the defaults (later ones win); conf, if
+	// set, is a config file passed first (Sentinel needs one it can
+	// rewrite).
+	extra []string
+	conf  string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
-	log    *bytes.Buffer
+	log    *syncBuffer
+}
+
+// syncBuffer is the server's log, written by exec's copier goroutine and
+// read by tests.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // redisBinary returns the path of redis-server, or skips (or fails, with
@@ -69,9 +94,22 @@ func binary(tb testing.TB) string {
 	return bin
 }
 
-// Start starts a redis-server on a free port and stops it when
-// the test ends.
+// Start starts a redis-server on a free port, without persistence, and
+// stops it when the test ends.
 func Start(tb testing.TB) *Server {
+	tb.Helper()
+	return StartWith(tb)
+}
+
+// StartWith starts a redis-server on a free port with extra arguments
+// after the defaults (e.g. "--appendonly", "yes"), and stops it when the
+// test ends.
+func StartWith(tb testing.TB, extra ...string) *Server {
+	tb.Helper()
+	return startServer(tb, "", extra)
+}
+
+func startServer(tb testing.TB, conf string, extra []string) *Server {
 	tb.Helper()
 	bin := binary(tb)
 	var lastErr error
@@ -80,7 +118,13 @@ func Start(tb testing.TB) *Server {
 		if err != nil {
 			tb.Fatalf("finding a free port: %v", err)
 		}
-		s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+		s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), extra: extra}
+		if conf != "" {
+			s.conf = filepath.Join(s.dir, "redis.conf")
+			if err := os.WriteFile(s.conf, []byte(strings.ReplaceAll(conf, "{port}", strconv.Itoa(port))), 0o600); err != nil {
+				tb.Fatalf("writing %s: %v", s.conf, err)
+			}
+		}
 		if lastErr = s.start(); lastErr == nil {
 			tb.Cleanup(s.kill)
 			return s
@@ -88,6 +132,19 @@ func Start(tb testing.TB) *Server {
 	}
 	tb.Fatalf("starting redis-server: %v", lastErr)
 	return nil
+}
+
+// Port returns the server's port.
+func (s *Server) Port() int { return s.port }
+
+// Log returns what the server wrote to its log so far.
+func (s *Server) Log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.log == nil {
+		return ""
+	}
+	return s.log.String()
 }
 
 // FreePort returns a TCP port of 127.0.0.1 that was free a moment ago.
@@ -98,7 +155,9 @@ func FreePort() (int, error) {
 			return 0, err
 		}
 		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		if err := l.Close(); err != nil {
+			return 0, err
+		}
 		if port != reservedRedisPort {
 			return port, nil
 		}
@@ -110,15 +169,23 @@ func (s *Server) start() error {
 	if s.port == reservedRedisPort {
 		return fmt.Errorf("refusing to start redis-server on port %d", reservedRedisPort)
 	}
-	cmd := exec.Command(s.bin,
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
 		"--dir", s.dir,
 		"--loglevel", "warning",
+		// Replicas sync at once, not after the default 5 s wait for others.
+		"--repl-diskless-sync-delay", "0",
 	)
-	log := new(bytes.Buffer)
+	args = append(args, s.extra...)
+	cmd := exec.Command(s.bin, args...) //nolint:gosec // G204: redis-server from PATH, with our own arguments
+	log := new(syncBuffer)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return err
@@ -154,7 +221,7 @@ func pingRaw(addr string) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }() // the PONG, or its absence, is the answer
 	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
 	if _, err := c.Write([]byte("PING\r\n")); err != nil {
 		return err
@@ -226,7 +293,11 @@ func NewClient(tb testing.TB, addr string) *redis.Client {
 		WriteTimeout:          2 * time.Second,
 		ContextTimeoutEnabled: true,
 	})
-	tb.Cleanup(func() { c.Close() })
+	tb.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			tb.Errorf("closing the redis client: %v", err)
+		}
+	})
 	return c
 }
 
@@ -241,10 +312,21 @@ func Prefix(tb testing.TB, c redis.UniversalClient) string {
 	return prefix
 }
 
-// deleteKeys deletes the keys under prefix, and no others.
+// deleteKeys deletes the keys under prefix, and no others, on every
+// master of a cluster.
 func deleteKeys(tb testing.TB, c redis.UniversalClient, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+			deleteKeys(tb, n, prefix)
+			return nil
+		})
+		if err != nil {
+			tb.Logf("cleaning keys under %q: %v", prefix, err)
+		}
+		return
+	}
 	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	var keys []string
 	for iter.Next(ctx) {

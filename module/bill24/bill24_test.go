@@ -11,7 +11,7 @@ import (
 	"github.com/billbridge/caddy-billbridge/mappings"
 )
 
-const fixtures = "../../../shared/fixtures/"
+const fixtures = "../../examples/payloads/"
 
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
@@ -353,8 +353,14 @@ func TestDecodeWebhookErrors(t *testing.T) {
 		{"missing id", map[string]any{"tran_id": nil}, "tran_id (or tnx_id) is required"},
 		{"empty ids", map[string]any{"tran_id": "", "tnx_id": ""}, "tran_id (or tnx_id) is required"},
 		{"null id", map[string]any{"tran_id": json.RawMessage(`null`)}, "tran_id (or tnx_id) is required"},
-		{"id too long", map[string]any{"tran_id": strings.Repeat("a", MaxIDLen+1)}, "at most 128 printable"},
-		{"id with control character", map[string]any{"tran_id": "T\n1"}, "printable"},
+		{"id too long", map[string]any{"tran_id": strings.Repeat("a", MaxIDLen+1)}, "tran_id is longer than 128 bytes"},
+		{"id with control character", map[string]any{"tran_id": "T\n1"}, "tran_id holds byte 0x0a at 1"},
+		{"id with DEL", map[string]any{"tran_id": "T\u007f"}, "tran_id holds byte 0x7f at 1"},
+		{"id not ASCII", map[string]any{"tran_id": "T-ជា"}, "tran_id holds byte 0xe1 at 2; an id must be printable ASCII"},
+		{"id with a C1 control", map[string]any{"tran_id": "T\u0085"}, "printable ASCII"},
+		{"id with a space at the end", map[string]any{"tran_id": "T-1 "}, "must not begin or end with a space"},
+		{"tnx_id not ASCII", map[string]any{"tran_id": nil, "tnx_id": "é"}, "tnx_id holds byte 0xc3"},
+		{"tnx_id too long", map[string]any{"tran_id": nil, "tnx_id": strings.Repeat("b", MaxIDLen+1)}, "tnx_id is longer than 128 bytes"},
 		{"id not a string", map[string]any{"tran_id": json.RawMessage(`123`)}, "tran_id must be a string"},
 		{"lower-case currency", map[string]any{"currency": "usd"}, `currency "usd" is not an ISO 4217 code`},
 		{"two-letter currency", map[string]any{"currency": "US"}, `currency "US"`},
@@ -424,7 +430,7 @@ func TestDecodeWebhookKHRExponent(t *testing.T) {
 	}
 	// A configuration that gives KHR its ISO 4217 exponent accepts it.
 	exps := mappings.DefaultExponents()
-	exps["KHR"] = 2
+	exps.SetExponent("KHR", 2)
 	w, err := DecodeWebhook(body, exps)
 	if err != nil || w.Amount.String() != "100.50" {
 		t.Errorf("KHR 100.50 with exponent 2 = %s, %v", w.Amount, err)
@@ -437,11 +443,23 @@ func TestDecodeWebhookKHRExponent(t *testing.T) {
 
 func TestFingerprint(t *testing.T) {
 	exps := mappings.DefaultExponents()
+	customer := func(changes map[string]any) []any {
+		c := map[string]any{"customer_code": "C-1", "customer_name": "MAO SAMON", "bill_no": "B-1",
+			"branch_code": "PP", "amount": json.RawMessage(`45`)}
+		for k, v := range changes {
+			c[k] = v
+		}
+		return []any{c}
+	}
 	fp := func(changes map[string]any) string {
 		t.Helper()
-		w, err := DecodeWebhook(webhook(t, changes), exps)
+		all := map[string]any{"customers": customer(nil), "identity_code": "C-1"}
+		for k, v := range changes {
+			all[k] = v
+		}
+		w, err := DecodeWebhook(webhook(t, all), exps)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v: %v", changes, err)
 		}
 		return w.Fingerprint()
 	}
@@ -453,10 +471,14 @@ func TestFingerprint(t *testing.T) {
 		{"tran_amount": json.RawMessage(`45`)},
 		{"tran_amount": json.RawMessage(`45.0`)},
 		{"tran_amount": "45.00"},
+		{"tran_amount": json.RawMessage(`4.5e1`)},
+		{"customers": customer(map[string]any{"amount": "45.00"})},
+		{"fee_amount": json.RawMessage(`0.00`)}, // a zero fee is no fee
 		{"status": "SUCCESS"},
-		{"tran_date": "2024-11-29T16:58:16"},                       // may vary between retries
-		{"description": "retry"},                                   // idem
-		{"customers": []any{map[string]any{"customer_name": "x"}}}, // idem
+		{"tran_date": "2024-11-29T16:58:16"},                                // may vary between retries
+		{"description": "retry"},                                            // idem
+		{"customers": customer(map[string]any{"customer_name": "x"})},       // idem
+		{"customers": customer(map[string]any{"customer_name_latin": "x"})}, // idem
 	}
 	for _, c := range same {
 		if got := fp(c); got != base {
@@ -467,12 +489,29 @@ func TestFingerprint(t *testing.T) {
 		{"tran_amount": json.RawMessage(`46`)},
 		{"tran_amount": json.RawMessage(`4.5`)},
 		{"tran_amount": json.RawMessage(`450`)},
+		{"fee_amount": json.RawMessage(`1`), "total_amount": json.RawMessage(`46`)},
+		{"total_amount": json.RawMessage(`46`)},
+		{"customer_fee": json.RawMessage(`1`)},
+		{"supplier_fee": json.RawMessage(`1`)},
 		{"bank_ref": "REF2"},
 		{"currency": "KHR", "tran_amount": json.RawMessage(`45`)},
 		{"tran_id": "T-2"},
+		{"tran_id": "a:b:c"},
+		{"tran_id": "x:c"},
 		{"identity_code": "ID"},
 		{"customer_code": "C"},
-		{"status": "failed"},
+		{"customer_sync_code": "S-1"},
+		{"purpose_of_transaction": "INV-2"},
+		{"checkout_ref": "ORDER-2"},
+		{"bills": []any{map[string]any{"id": "B-9", "sync_code": "S"}}},
+		{"bills": []any{map[string]any{"id": "B-9", "sync_code": "T"}}},
+		{"customers": customer(map[string]any{"bill_no": "B-2"})},
+		{"customers": customer(map[string]any{"bill_no": ""})},
+		{"customers": customer(map[string]any{"customer_code": "C-2"})},
+		{"customers": customer(map[string]any{"branch_code": "SR"})},
+		{"customers": customer(map[string]any{"amount": json.RawMessage(`44`)})},
+		{"customers": append(customer(nil), customer(nil)...)},
+		{"customers": []any{}},
 	}
 	seen := map[string]bool{base: true}
 	for _, c := range differs {
@@ -482,11 +521,23 @@ func TestFingerprint(t *testing.T) {
 		}
 		seen[got] = true
 	}
+	// The older shape: tnx_id and tran_id are different fields.
+	tnx := fp(map[string]any{"tran_id": nil, "tnx_id": "T-1"})
+	if seen[tnx] {
+		t.Errorf("tnx_id T-1 has tran_id T-1's fingerprint")
+	}
 	// Fields are separated: moving text from one field to the next changes it.
-	a := Webhook{ID: "ab", BankRef: "c"}
-	b := Webhook{ID: "a", BankRef: "bc"}
-	if a.Fingerprint() == b.Fingerprint() {
-		t.Errorf("fingerprint does not separate fields")
+	pairs := [][2]Webhook{
+		{{TranID: "ab", BankRef: "c"}, {TranID: "a", BankRef: "bc"}},
+		{{TranID: "a", TnxID: ""}, {TranID: "", TnxID: "a"}},
+		{{Customers: []Customer{{CustomerCode: "a", BillNo: ""}}}, {Customers: []Customer{{CustomerCode: "", BillNo: "a"}}}},
+		{{Customers: []Customer{{BillNo: "1"}}}, {Bills: []Bill{{ID: "1"}}}},
+		{{Customers: []Customer{{}, {}}}, {Customers: []Customer{{}}}},
+	}
+	for _, p := range pairs {
+		if p[0].Fingerprint() == p[1].Fingerprint() {
+			t.Errorf("fingerprint does not separate %+v from %+v", p[0], p[1])
+		}
 	}
 }
 

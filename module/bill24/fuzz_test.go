@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -61,9 +62,11 @@ func FuzzDecodeProxyRequest(f *testing.F) {
 	})
 }
 
-// FuzzDecodeWebhook: DecodeWebhook never panics, and what it accepts has an
-// id, a valid currency, a positive amount that fits the currency, and typed
-// fields that agree with the raw document the checks read.
+// FuzzDecodeWebhook: DecodeWebhook never panics, and what it accepts has a
+// header-safe id, a valid currency, the success status (or none, in the
+// tnx shape), a positive amount within the currency's bounds, fees that
+// add up to the total, and typed fields that agree with the raw document
+// the checks read.
 func FuzzDecodeWebhook(f *testing.F) {
 	addFixtures(f)
 	for _, s := range []string{
@@ -82,6 +85,17 @@ func FuzzDecodeWebhook(f *testing.F) {
 		`{"tran_id":"a","currency":"USD","tran_amount":5,"bills":[{"id":null}],"status":1}`,
 		`{"tran_id":"a","currency":"USD","tran_amount":5,"amount":"x","id":7}`,
 		`{"tran_id":"a\n","currency":"USD","tran_amount":5}`,
+		`{"tran_id":"a","currency":"USD","tran_amount":45,"tran_amount":4500,"status":"success"}`,
+		`{"tran_id":"a","currency":"USD","tran_amount":45,"status":"success","customers":[{"amount":1,"amount":2}]}`,
+		`{"tran_id":"a","currency":"USD","tran_amount":45,"status":""}`,
+		`{"tran_id":"a","currency":"USD","tran_amount":45,"status":null}`,
+		`{"tran_id":"a","currency":"USD","tran_amount":45,"status":"SUCCESS"}`,
+		`{"tnx_id":"a","currency":"USD","tran_amount":45}`,
+		`{"tran_id":"a","currency":"USD","tran_amount":0.1,"fee_amount":0.2,"total_amount":0.4,"status":"success"}`,
+		`{"tran_id":"a","currency":"USD","tran_amount":0.1,"fee_amount":0.2,"total_amount":0.3,"status":"success"}`,
+		`{"tran_id":"a","currency":"USD","tran_amount":999999999999999,"status":"success"}`,
+		`{"tran_id":"a:b:c","currency":"USD","tran_amount":1e2,"status":"success"}`,
+		`{"tran_id":"a","currency":"USD","tran_amount":1,"status":"success"}`,
 		`{}`, `[]`, ``, `null`,
 	} {
 		f.Add([]byte(s))
@@ -99,6 +113,16 @@ func FuzzDecodeWebhook(f *testing.F) {
 		if w.ID == "" || len(w.ID) > MaxIDLen || !text.Printable(w.ID) {
 			t.Fatalf("accepted id %q", w.ID)
 		}
+		for i := 0; i < len(w.ID); i++ {
+			if w.ID[i] < ' ' || w.ID[i] > '~' || w.ID[0] == ' ' || w.ID[len(w.ID)-1] == ' ' {
+				t.Fatalf("accepted id %q, not header-safe", w.ID)
+			}
+		}
+		st, hasStatus := w.Raw["status"]
+		if hasStatus && (st == nil || !strings.EqualFold(w.Status, "success") || len(w.Status) != len("success")) ||
+			!hasStatus && w.Shape != ShapeTnx {
+			t.Fatalf("accepted status %#v in shape %s", st, w.Shape)
+		}
 		switch {
 		case w.Shape == ShapeTnx && w.ID == w.TnxID && w.TranID == "":
 		case (w.Shape == ShapeTran || w.Shape == ShapeCheckout) && w.ID == w.TranID:
@@ -112,8 +136,12 @@ func FuzzDecodeWebhook(f *testing.F) {
 		if !ok {
 			exp = 2
 		}
-		if w.Amount.Sign() <= 0 || !w.Amount.FitsExponent(exp) {
+		if w.Amount.Sign() <= 0 || !w.Amount.FitsExponent(exp) || exps.CheckAmount("amount", w.Amount, w.Currency) != nil {
 			t.Fatalf("accepted amount %s %s", w.Amount, w.Currency)
+		}
+		if w.Raw["tran_amount"] != nil && w.Raw["fee_amount"] != nil && w.Raw["total_amount"] != nil &&
+			w.TranAmount.Add(w.FeeAmount).Cmp(w.TotalAmount) != 0 {
+			t.Fatalf("accepted %s + %s = %s", w.TranAmount, w.FeeAmount, w.TotalAmount)
 		}
 		// The typed amounts are the ones the checks read from the document.
 		typed := map[string]mappings.Decimal{
@@ -121,7 +149,7 @@ func FuzzDecodeWebhook(f *testing.F) {
 			"supplier_fee": w.SupplierFee, "total_amount": w.TotalAmount,
 		}
 		for name, d := range typed {
-			if d.Sign() < 0 || !d.FitsExponent(exp) {
+			if d.Sign() < 0 || !d.FitsExponent(exp) || exps.CheckAmount(name, d, w.Currency) != nil {
 				t.Fatalf("accepted %s %s %s", name, d, w.Currency)
 			}
 			v, present := w.Raw[name]
@@ -139,7 +167,7 @@ func FuzzDecodeWebhook(f *testing.F) {
 			t.Fatalf("amount %s is neither tran_amount %s nor total_amount %s", w.Amount, w.TranAmount, w.TotalAmount)
 		}
 		for i, c := range w.Customers {
-			if c.Amount.Sign() < 0 || !c.Amount.FitsExponent(exp) {
+			if c.Amount.Sign() < 0 || !c.Amount.FitsExponent(exp) || exps.CheckAmount("amount", c.Amount, w.Currency) != nil {
 				t.Fatalf("accepted customers[%d].amount %s", i, c.Amount)
 			}
 		}

@@ -654,8 +654,8 @@ type answer struct {
 	data    any
 }
 
-// readAnswer decodes an envelope exactly: one JSON object, numbers as
-// json.Number, nothing after it, valid UTF-8.
+// readAnswer decodes an envelope exactly: one JSON object without a key
+// twice, numbers as json.Number, nothing after it, valid UTF-8.
 func readAnswer(body []byte) (answer, error) {
 	var a answer
 	m, err := gateway.DecodeObject(body, "body")

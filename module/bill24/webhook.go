@@ -2,19 +2,26 @@ package bill24
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/billbridge/caddy-billbridge/internal/text"
 	"github.com/billbridge/caddy-billbridge/mappings"
 )
 
-// MaxIDLen bounds transaction ids; Bill24's are UUIDs or shorter.
-const MaxIDLen = 128
+// MaxIDLen bounds transaction ids, in bytes (mappings.CheckID).
+const MaxIDLen = mappings.MaxIDLen
+
+// SuccessStatus is the webhook status Bill24 documents for a completed
+// payment (protocols.md A.5: the example is "success"; no other value is
+// documented).
+const SuccessStatus = "success"
 
 // The webhook shapes Bill24 has documented (protocols.md A.5).
 const (
@@ -95,8 +102,27 @@ type Webhook struct {
 // amountFields are checked for exactness, sign and places.
 var amountFields = []string{"tran_amount", "fee_amount", "customer_fee", "supplier_fee", "total_amount"}
 
-// DecodeWebhook parses and validates a payment notification. exps gives each
-// currency's number of decimal places; a currency missing from it may have 2.
+// DecodeWebhook parses and validates a payment notification. exps gives
+// each currency's places and integer-digit bound (mappings.CheckAmount); a
+// currency missing from it may have mappings.DefaultExponent places.
+//
+// It refuses (each with an error saying why; the caller answers 400):
+//   - JSON that is not one object, or holds a key twice at any depth;
+//   - no id (tran_id, or tnx_id in the older shape; tran_id wins where
+//     both are given), or one mappings.CheckID refuses (over MaxIDLen
+//     bytes, or not printable ASCII: it becomes an HTTP header);
+//   - a status other than SuccessStatus in ASCII letters of any case
+//     ("success", "Success"), "" and null included. Only the older tnx
+//     shape may leave status out: Bill24 documents it without one, and
+//     the current and Checkout shapes with one;
+//   - an amount that is not an exact decimal, is negative (tran_amount and
+//     total_amount must be positive), or breaks its currency's bounds in
+//     exps: tran_amount, fee_amount, customer_fee, supplier_fee,
+//     total_amount and every customers[].amount. An amount may be a JSON
+//     number or a numeric string, in exponent form too ("1e2" is exactly
+//     100): the bounds apply to its value, so 1e1000 has too many digits;
+//   - tran_amount + fee_amount that is not exactly total_amount, where all
+//     three are given.
 func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 	var w Webhook
 	raw, err := decodeBody(body)
@@ -115,15 +141,11 @@ func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 	}
 	currency, _ := raw["currency"].(string)
 	if !mappings.ValidCurrencyCode(currency) {
-		return w, fmt.Errorf("currency %q is not an ISO 4217 code", currency)
-	}
-	exp, ok := exps.Exponent(currency)
-	if !ok {
-		exp = 2
+		return w, fmt.Errorf("currency %q is not an ISO 4217 code", text.Truncate(currency, 32))
 	}
 	for _, name := range amountFields {
 		if v, ok := raw[name]; ok && v != nil {
-			if err := checkAmount(name, v, exp, currency, name == "tran_amount" || name == "total_amount"); err != nil {
+			if err := checkAmount(name, v, exps, currency, name == "tran_amount" || name == "total_amount"); err != nil {
 				return w, err
 			}
 		}
@@ -133,9 +155,12 @@ func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 	}
 	w.Raw = raw
 
+	// tran_id names the current shapes, tnx_id the older one; where both
+	// are given, tran_id is the id.
+	idName := "tran_id"
 	w.ID, w.Shape = w.TranID, ShapeTran
 	if w.ID == "" {
-		w.ID, w.Shape = w.TnxID, ShapeTnx
+		w.ID, w.Shape, idName = w.TnxID, ShapeTnx, "tnx_id"
 	} else if _, ok := raw["channel_code"]; ok {
 		w.Shape = ShapeCheckout
 	} else if _, ok := raw["fee_amount"]; ok {
@@ -144,13 +169,16 @@ func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 	if w.ID == "" {
 		return w, errors.New("tran_id (or tnx_id) is required")
 	}
-	if len(w.ID) > MaxIDLen || !text.Printable(w.ID) {
-		return w, fmt.Errorf("transaction id must be at most %d printable characters", MaxIDLen)
+	if err := mappings.CheckID(idName, w.ID); err != nil {
+		return w, err
+	}
+	if err := checkStatus(raw, w.Shape); err != nil {
+		return w, err
 	}
 
 	for i, c := range w.Customers {
-		if err := checkPlaces(fmt.Sprintf("customers[%d].amount", i), c.Amount, exp, currency); err != nil {
-			return w, err
+		if err := exps.CheckAmount("amount", c.Amount, currency); err != nil {
+			return w, fmt.Errorf("customers[%d].%w", i, err) // customers[0].amount 0.5 has more…
 		}
 		if c.Amount.Sign() < 0 {
 			return w, fmt.Errorf("customers[%d].amount must not be negative", i)
@@ -164,6 +192,11 @@ func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 		w.Amount = w.TotalAmount
 	default:
 		return w, errors.New("tran_amount (or total_amount) is required")
+	}
+	if present(raw, "tran_amount") && present(raw, "fee_amount") && present(raw, "total_amount") {
+		if sum := w.TranAmount.Add(w.FeeAmount); sum.Cmp(w.TotalAmount) != 0 {
+			return w, fmt.Errorf("tran_amount %s + fee_amount %s is %s, not total_amount %s", w.TranAmount, w.FeeAmount, sum, w.TotalAmount)
+		}
 	}
 
 	w.Date = w.TranDate
@@ -180,18 +213,91 @@ func DecodeWebhook(body []byte, exps mappings.Exponents) (Webhook, error) {
 	return w, nil
 }
 
-// Fingerprint identifies what a payment is, so that a second delivery under
-// the same id with other money in it is caught. It covers the fields that
-// decide where money goes, in canonical form (45 and 45.00 are one amount),
-// and ignores the rest, which Bill24 may legitimately vary between retries.
+// checkStatus applies DecodeWebhook's status rule. Case is ignored
+// (ASCII only: Bill24 writes "Success" in its acks and "SUCCESS" in its
+// codes, so a capitalised success is still the documented value), but
+// nothing else is: no spaces, no other word, no empty string, no null.
+// A status is required except in the older tnx shape, which Bill24
+// documents without one.
+func checkStatus(raw map[string]any, shape string) error {
+	v, ok := raw["status"]
+	if !ok {
+		if shape == ShapeTnx {
+			return nil
+		}
+		return fmt.Errorf("status is required (%q for a completed payment)", SuccessStatus)
+	}
+	s, isString := v.(string)
+	if !isString || !asciiEqualFold(s, SuccessStatus) {
+		shown := "null"
+		if isString {
+			shown = strconv.Quote(text.Truncate(s, 32))
+		}
+		return fmt.Errorf("status %s is not a completed payment; nothing was posted", shown)
+	}
+	return nil
+}
+
+// asciiEqualFold is strings.EqualFold for ASCII letters only: "ſuccess"
+// (with U+017F, which Unicode folds to s) is not "success".
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// Fingerprint identifies what a payment is, so that a second delivery
+// under the same id with other money in it, or money for someone else, is
+// caught (409) instead of being answered as the first. It covers every
+// field that decides where the money goes and how much: the ids, the
+// currency, every amount (tran, fee, customer and supplier fees, total,
+// each customer's), the bank reference, the identity, customer and sync
+// codes, the bill numbers (purpose_of_transaction, customers' bill_no,
+// bills[]), the checkout reference and the customers' branches. Amounts
+// are in canonical form (45 and 45.00 are one amount). Fields Bill24 may
+// vary between retries of one payment (dates, names, descriptions,
+// device and channel) are left out; status is too, as every accepted
+// webhook has the one success value.
 func (w Webhook) Fingerprint() string {
 	h := sha256.New()
-	for _, s := range []string{
-		w.ID, w.Amount.Canonical(), w.Currency, w.BankRef, w.IdentityCode,
-		w.CustomerCode, strings.ToLower(w.Status),
-	} {
+	var n [binary.MaxVarintLen64]byte
+	put := func(s string) { // length-prefixed: no two field lists collide
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
 		h.Write([]byte(s))
-		h.Write([]byte{0})
+	}
+	for _, s := range []string{
+		"bill24/webhook/2", w.TranID, w.TnxID, w.Currency,
+		w.TranAmount.Canonical(), w.FeeAmount.Canonical(), w.CustomerFee.Canonical(),
+		w.SupplierFee.Canonical(), w.TotalAmount.Canonical(),
+		w.BankRef, w.IdentityCode, w.CustomerCode, w.CustomerSyncCode,
+		w.PurposeOfTransaction, w.CheckoutRef,
+	} {
+		put(s)
+	}
+	put(strconv.Itoa(len(w.Customers)))
+	for _, c := range w.Customers {
+		put(c.CustomerCode)
+		put(c.BillNo)
+		put(c.BranchCode)
+		put(c.Amount.Canonical())
+	}
+	put(strconv.Itoa(len(w.Bills)))
+	for _, b := range w.Bills {
+		put(b.ID)
+		put(b.SyncCode)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -259,26 +365,22 @@ func checkType(name string, v any) error {
 	return nil
 }
 
-// checkAmount checks that an amount field is an exact decimal with no more
-// places than its currency has, and positive where it is the payment itself.
-func checkAmount(name string, v any, exp int32, currency string, positive bool) error {
+// checkAmount checks that an amount field is an exact decimal within its
+// currency's bounds, and positive where it is the payment itself.
+func checkAmount(name string, v any, exps mappings.Exponents, currency string, positive bool) error {
 	d, err := amountValue(v)
 	if err != nil {
 		s, _ := v.(string)
 		return fmt.Errorf("%s is not a decimal number: %q", name, text.Truncate(s, 32))
+	}
+	if err := exps.CheckAmount(name, d, currency); err != nil {
+		return err
 	}
 	if positive && d.Sign() <= 0 {
 		return fmt.Errorf("%s must be positive, got %s", name, d)
 	}
 	if d.Sign() < 0 {
 		return fmt.Errorf("%s must not be negative, got %s", name, d)
-	}
-	return checkPlaces(name, d, exp, currency)
-}
-
-func checkPlaces(name string, d mappings.Decimal, exp int32, currency string) error {
-	if !d.FitsExponent(exp) {
-		return fmt.Errorf("%s %s has more decimal places than %s allows (%d)", name, d, currency, exp)
 	}
 	return nil
 }

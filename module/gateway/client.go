@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/billbridge/caddy-billbridge/internal/tracing"
 	"io"
 	"net/http"
 	"time"
@@ -87,7 +88,7 @@ func (c *Client) Send(ctx context.Context, req Request) (Response, error) {
 	for k, vs := range req.Header {
 		hr.Header[k] = vs
 	}
-	resp, err := c.hc.Do(hr)
+	resp, err := c.traced(ctx).Do(hr)
 	if err != nil {
 		return Response{}, c.timeoutErr(ctx, actx, err)
 	}
@@ -99,6 +100,22 @@ func (c *Client) Send(ctx context.Context, req Request) (Response, error) {
 	}
 	r.TooLarge = len(r.Body) > c.maxAnswer
 	return r, nil
+}
+
+// traced is the client, its transport a child span of the gateway
+// request's span when Caddy's tracing is on.
+func (c *Client) traced(ctx context.Context) *http.Client {
+	rt := c.hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	t := tracing.Transport(ctx, rt, "gateway")
+	if t == rt {
+		return c.hc
+	}
+	hc := *c.hc
+	hc.Transport = t
+	return &hc
 }
 
 // timeoutErr says so when the attempt's own timeout, not the caller's

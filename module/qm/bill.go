@@ -1,18 +1,21 @@
 package qm
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"unicode/utf8"
+	"strconv"
 
 	"github.com/billbridge/caddy-billbridge/internal/text"
 	"github.com/billbridge/caddy-billbridge/mappings"
 	"github.com/billbridge/caddy-billbridge/module/gateway"
 )
 
-// MaxIDLen bounds a bill id, in bytes.
-const MaxIDLen = 128
+// MaxIDLen bounds a bill id, in bytes (mappings.CheckID).
+const MaxIDLen = mappings.MaxIDLen
 
 // Bill statuses (protocols.md C.3).
 const (
@@ -53,6 +56,24 @@ type Bill struct {
 	Raw map[string]any `json:"-" expr:"raw"`
 }
 
+// Fingerprint identifies what a bill is, so that a second callback under
+// the same billId with other money in it is caught (409) instead of being
+// answered as the first. It covers what decides where the money goes and
+// how much: the bill id, the merchant's reference (the legacy invoice the
+// bill pays), the amount in canonical form (100 and "100.00" are one
+// amount), the currency, and the status (a bill's final status does not
+// change). QM's own references, names and times are left out: Requery
+// may fill them in later than the callback.
+func (b Bill) Fingerprint() string {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	for _, s := range []string{"qm/bill/1", b.BillID, b.MerchantReference, b.BillAmount.Canonical(), b.Currency, strconv.Itoa(b.Status)} {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))]) // length-prefixed: fields cannot run together
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // CreateBillRequest is the body of Create Bill. The amount goes out
 // exactly as given: 100.00 is sent as 100.00.
 type CreateBillRequest struct {
@@ -79,23 +100,42 @@ type CreatedBill struct {
 }
 
 // DecodeCallback parses and validates the body of a QM bill callback. The
-// caller bounds its size. billId (printable, at most MaxIDLen bytes),
-// billAmount (a positive exact decimal, as a string or a number), currency
-// (three uppercase letters) and status (an integer 0–4) are required; the
-// other fields may be absent or null. Unknown fields are kept in Raw.
+// caller bounds its size. billId (see CheckBillID), billAmount (a positive
+// exact decimal, as a string or a number, within its currency's bounds in
+// exps: mappings.CheckAmount), currency (three uppercase letters) and
+// status (an integer 0–4) are required; the other fields may be absent or
+// null. An object holding a key twice, at any depth, is refused. Unknown
+// fields are kept in Raw.
 //
 // A callback is a claim, not a fact: confirm it with Requery.
-func DecodeCallback(body []byte) (Bill, error) {
+func DecodeCallback(body []byte, exps mappings.Exponents) (Bill, error) {
 	raw, err := gateway.DecodeObject(body, "callback body")
 	if err != nil {
 		return Bill{}, err
 	}
-	return decodeBill(raw)
+	return decodeBillIn(raw, exps)
 }
 
-// decodeBill reads a bill from a decoded object: the callback body, or the
-// data of a Requery answer.
-func decodeBill(m map[string]any) (Bill, error) {
+// CheckBillID checks a bill id from QM (a callback, a Requery answer, the
+// redirect's billId query parameter): it becomes the store key and the
+// legacy call's Idempotency-Key exactly as it is, so it must be 1 to
+// MaxIDLen bytes of printable ASCII without a space at either end
+// (mappings.CheckID). The error says which rule it breaks.
+func CheckBillID(id string) error { return mappings.CheckID("billId", id) }
+
+// defaultExponents bounds the amount of a Requery answer, which the
+// client decodes without the app's table: a requeried bill is compared
+// with the callback, which DecodeCallback checked against the app's.
+// Create Bill's answer is not bounded here: the bill exists at QM by then,
+// and the flow compares its amount with the one asked for.
+var defaultExponents = mappings.DefaultExponents()
+
+// decodeBill reads a bill from a Requery answer's data.
+func decodeBill(m map[string]any) (Bill, error) { return decodeBillIn(m, defaultExponents) }
+
+// decodeBillIn reads a bill from a decoded object: the callback body, or
+// the data of a Requery answer.
+func decodeBillIn(m map[string]any, exps mappings.Exponents) (Bill, error) {
 	var b Bill
 	var err error
 	if b.BillID, err = billID(m); err != nil {
@@ -112,6 +152,9 @@ func decodeBill(m map[string]any) (Bill, error) {
 	}
 	if !mappings.ValidCurrencyCode(b.Currency) {
 		return Bill{}, fmt.Errorf("currency %q is not three uppercase letters", text.Truncate(b.Currency, maxQuote))
+	}
+	if err := exps.CheckAmount("billAmount", b.BillAmount, b.Currency); err != nil {
+		return Bill{}, err
 	}
 	v, ok := m["status"]
 	if !ok || v == nil {
@@ -182,11 +225,8 @@ func decodeCreated(m map[string]any) (CreatedBill, error) {
 	return c, nil
 }
 
-// validBillID reports whether id can be a bill id: non-empty, at most
-// MaxIDLen bytes of valid UTF-8 without control characters.
-func validBillID(id string) bool {
-	return id != "" && len(id) <= MaxIDLen && utf8.ValidString(id) && text.Printable(id)
-}
+// validBillID reports whether CheckBillID accepts id.
+func validBillID(id string) bool { return CheckBillID(id) == nil }
 
 func billID(m map[string]any) (string, error) {
 	v, ok := m["billId"]
@@ -197,8 +237,8 @@ func billID(m map[string]any) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("billId must be a string, got %s", describe(v))
 	}
-	if !validBillID(id) {
-		return "", fmt.Errorf("billId must be 1 to %d printable characters", MaxIDLen)
+	if err := CheckBillID(id); err != nil {
+		return "", err
 	}
 	return id, nil
 }

@@ -25,13 +25,19 @@ var billSeeds = []string{
 	`{"billId":"B1","billAmount":"1","currency":"USD","status":1,"isFinal":null,"x":[{}]}`,
 	`{"billId":"B1","billAmount":"1","currency":"USD","status":1} x`,
 	`{"billId":"B1","billAmount":"\ud800","currency":"USD","status":1}`,
+	`{"billId":"B1","billAmount":"1","billAmount":"1000","currency":"USD","status":1}`,
+	`{"billId":"B1","billAmount":"1","currency":"USD","status":1,"x":{"a":1,"a":2}}`,
+	`{"billId":"a:b:c","billAmount":"1000000000000000","currency":"MYR","status":1}`,
+	`{"billId":"B1 ","billAmount":"1","currency":"MYR","status":1}`,
+	`{"billId":"B1","billAmount":"1.001","currency":"MYR","status":1}`,
 	`{}`, `[]`, ``, `{`, `null`,
 }
 
 // checkBill fails if b is not a bill the decoders may accept.
 func checkBill(t *testing.T, b Bill) {
 	t.Helper()
-	if !validBillID(b.BillID) || b.BillAmount.Sign() <= 0 || !mappings.ValidCurrencyCode(b.Currency) ||
+	if mappings.CheckID("billId", b.BillID) != nil || b.BillAmount.Sign() <= 0 || !mappings.ValidCurrencyCode(b.Currency) ||
+		defaultExponents.CheckAmount("billAmount", b.BillAmount, b.Currency) != nil ||
 		b.Status < StatusPending || b.Status > StatusProcessing {
 		t.Fatalf("accepted %+v", b)
 	}
@@ -55,7 +61,8 @@ func checkBill(t *testing.T, b Bill) {
 }
 
 // FuzzDecodeCallback: DecodeCallback never panics, and what it accepts is
-// one valid JSON object holding a valid bill.
+// one valid JSON object holding a valid bill: a header-safe id, an amount
+// within its currency's bounds.
 func FuzzDecodeCallback(f *testing.F) {
 	names, _ := filepath.Glob(fixtures + "qm_*.json")
 	if len(names) == 0 {
@@ -72,7 +79,7 @@ func FuzzDecodeCallback(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		b, err := DecodeCallback(body)
+		b, err := DecodeCallback(body, defaultExponents)
 		if err != nil {
 			if b.BillID != "" || b.Raw != nil {
 				t.Fatalf("error %v with bill %+v", err, b)

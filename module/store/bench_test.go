@@ -17,6 +17,12 @@ func BenchmarkClaimCompleteReplay(b *testing.B) {
 		client := newTestClient(b, testRedisAddr(b))
 		benchClaimCompleteReplay(b, NewRedisBackend(client, testPrefix(b, client)))
 	})
+	// Every transition followed by WAIT 1 on a master with one replica.
+	b.Run("redis-wait-replica", func(b *testing.B) {
+		master, _ := startPair(b)
+		client := newTestClient(b, master.Addr)
+		benchClaimCompleteReplay(b, NewRedisBackend(client, testPrefix(b, client), WithWait(1, time.Second)))
+	})
 }
 
 func benchClaimCompleteReplay(b *testing.B, s Store) {

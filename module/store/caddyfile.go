@@ -60,6 +60,9 @@ func (m *Memory) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		dial_timeout      <duration>
 //		timeout           <duration>
 //		pool_size         <number>
+//		require_durable
+//		wait_replicas     <number>
+//		wait_timeout      <duration>
 //	}
 //
 // The URL may be given inline or as url, not both. address may repeat and
@@ -67,6 +70,8 @@ func (m *Memory) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // tls_server_name and tls_ca_file are one-line forms of the tls block's
 // settings and turn TLS on too. Secrets belong in {env.*} placeholders,
 // which are resolved at provision rather than when the Caddyfile is adapted.
+// require_durable refuses to start against a Redis that may forget
+// payments; wait_replicas 0 turns waiting for replicas off.
 func (r *Redis) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	startModule(d)
 	seen := make(map[string]bool)
@@ -171,6 +176,23 @@ func (r *Redis) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("invalid pool_size '%s': must be a positive integer", v)
 			}
 			r.PoolSize = n
+		case "require_durable":
+			if err = once(name); err == nil {
+				err = noArg()
+			}
+			r.RequireDurable = true
+		case "wait_replicas":
+			var v string
+			if err = oneArg(name, &v); err != nil {
+				return err
+			}
+			n, perr := strconv.Atoi(v)
+			if perr != nil || n < 0 {
+				return d.Errf("invalid wait_replicas '%s': must be a non-negative integer (0 turns waiting off)", v)
+			}
+			r.WaitReplicas = &n
+		case "wait_timeout":
+			err = duration(name, &r.WaitTimeout)
 		case "tls":
 			if err = once(name); err != nil {
 				return err

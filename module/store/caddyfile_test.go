@@ -69,6 +69,16 @@ func TestRedisUnmarshalCaddyfile(t *testing.T) {
 		{name: "bare tls", input: "redis {\n tls\n}", want: Redis{TLS: &RedisTLS{Enabled: true}}},
 		{name: "url subdirective", input: "redis {\n url redis://r:1/2\n}", want: Redis{URL: "redis://r:1/2"}},
 		{name: "days", input: "redis {\n timeout 1d\n}", want: Redis{Timeout: caddy.Duration(24 * time.Hour)}},
+		{
+			name:  "durability and replicas",
+			input: "redis {\n require_durable\n wait_replicas 2\n wait_timeout 250ms\n}",
+			want:  Redis{RequireDurable: true, WaitReplicas: intPtr(2), WaitTimeout: caddy.Duration(250 * time.Millisecond)},
+		},
+		{name: "wait off", input: "redis {\n wait_replicas 0\n}", want: Redis{WaitReplicas: intPtr(0)}},
+		{name: "require_durable with an argument", input: "redis {\n require_durable yes\n}", wantErr: "wrong argument count"},
+		{name: "require_durable twice", input: "redis {\n require_durable\n require_durable\n}", wantErr: "already specified"},
+		{name: "negative wait_replicas", input: "redis {\n wait_replicas -1\n}", wantErr: "non-negative"},
+		{name: "bad wait_timeout", input: "redis {\n wait_timeout soon\n}", wantErr: "invalid wait_timeout"},
 
 		{name: "two urls inline", input: `redis redis://a redis://b`, wantErr: "wrong argument count"},
 		{name: "url twice", input: "redis redis://a {\n url redis://b\n}", wantErr: "url already specified"},
@@ -171,3 +181,5 @@ func TestMemoryUnmarshalCaddyfile(t *testing.T) {
 		}
 	}
 }
+
+func intPtr(n int) *int { return &n }

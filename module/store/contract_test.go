@@ -239,7 +239,7 @@ func runContract(t *testing.T, newStore func(t *testing.T) Store) {
 		mustClaim(t, s, "B", "fp1", longLease, retention, Claimed)
 		staleResp := Response{Status: 200, ContentType: "text/plain; charset=utf-8", Body: []byte("from A")}
 		err := s.Complete(t.Context(), key, "A", staleResp, retention)
-		if !errors.Is(err, ErrLeaseLost) {
+		if !errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrRecordLost) {
 			t.Fatalf("stale Complete = %v, want ErrLeaseLost", err)
 		}
 		r := mustGet(t, s)
@@ -261,8 +261,8 @@ func runContract(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("stale release changes nothing", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
-		if err := s.Release(t.Context(), key, "A", false, retention); !errors.Is(err, ErrLeaseLost) {
-			t.Errorf("Release of an absent key = %v, want ErrLeaseLost", err)
+		if err := s.Release(t.Context(), key, "A", false, retention); !errors.Is(err, ErrRecordLost) || errors.Is(err, ErrLeaseLost) {
+			t.Errorf("Release of an absent key = %v, want ErrRecordLost", err)
 		}
 		if _, found, _ := s.Get(t.Context(), key); found {
 			t.Errorf("Release of an absent key created a record")
@@ -308,8 +308,8 @@ func runContract(t *testing.T, newStore func(t *testing.T) Store) {
 		t.Parallel()
 		s := newStore(t)
 		err := s.Complete(t.Context(), key, "A", okResp, retention)
-		if !errors.Is(err, ErrLeaseLost) {
-			t.Fatalf("Complete of an absent key = %v, want ErrLeaseLost", err)
+		if !errors.Is(err, ErrRecordLost) || errors.Is(err, ErrLeaseLost) {
+			t.Fatalf("Complete of an absent key = %v, want ErrRecordLost", err)
 		}
 		r := mustGet(t, s)
 		if r.State != StateDone || r.Fingerprint != "" {
@@ -338,7 +338,7 @@ func runContract(t *testing.T, newStore func(t *testing.T) Store) {
 		time.Sleep(short)
 		assertResponse(t, mustGet(t, s).Response, okResp)
 		// After expiry the key is new again.
-		if err := s.Complete(t.Context(), "other", "A", okResp, short); !errors.Is(err, ErrLeaseLost) {
+		if err := s.Complete(t.Context(), "other", "A", okResp, short); !errors.Is(err, ErrRecordLost) {
 			t.Fatalf("Complete of an absent key = %v", err)
 		}
 		time.Sleep(short + 150*time.Millisecond)

@@ -175,7 +175,10 @@ func (m *MemoryBackend) Release(ctx context.Context, key, owner string, ambiguou
 	defer m.mu.Unlock()
 	now := m.now()
 	e := m.lookup(key, now)
-	if e == nil || e.rec.Owner != owner {
+	if e == nil {
+		return errRecordMissing
+	}
+	if e.rec.Owner != owner {
 		return ErrLeaseLost
 	}
 	r := &e.rec

@@ -91,7 +91,11 @@ func TestMemoryModuleSurvivesReload(t *testing.T) {
 
 func TestMemorySweeper(t *testing.T) {
 	st := newMemoryState(10 * time.Millisecond)
-	defer st.Destruct()
+	t.Cleanup(func() {
+		if err := st.Destruct(); err != nil {
+			t.Error(err)
+		}
+	})
 	b := st.backend
 	ctx := t.Context()
 	for _, k := range []string{"a", "b", "c"} {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -35,8 +37,15 @@ const pingTimeout = 2 * time.Second
 // Every string field may hold global placeholders such as
 // {env.REDIS_PASSWORD}; they are resolved at provision. Prefer them to
 // writing secrets into the config. If Redis does not answer at provision,
-// the module only logs a warning (a Redis blip must not block a reload);
-// requests then fail closed until it answers.
+// the module only logs a warning (a Redis blip must not block a reload)
+// unless require_durable is set; requests then fail closed until it
+// answers.
+//
+// At provision, and again after reconnects and topology errors, the
+// module reads every master's persistence (appendonly, save), eviction
+// policy and replicas: a Redis that may forget finished payments is
+// logged at error level and reported by caddy_billbridge_store_durable.
+// With replicas, every transition waits for one (see WaitReplicas).
 type Redis struct {
 	// URL of the server: redis://[user:password@]host[:port][/db] or
 	// rediss:// for TLS (go-redis URL options such as ?dial_timeout=3s are
@@ -91,6 +100,28 @@ type Redis struct {
 	// default: 10 per CPU).
 	PoolSize int `json:"pool_size,omitempty"`
 
+	// RequireDurable refuses to start unless every Redis master runs with
+	// appendonly yes and maxmemory-policy noeviction, and refuses new
+	// claims (503) while a later check (after a reconnect or a failover)
+	// finds one that does not. It also refuses to start when Redis does
+	// not answer at start or its settings cannot be read (CONFIG
+	// disabled, as on many managed services): remove it to start there.
+	// Without it, such a Redis is only reported (an error-level log line
+	// and the caddy_billbridge_store_durable gauge).
+	RequireDurable bool `json:"require_durable,omitempty"`
+
+	// WaitReplicas is how many replicas must have each claim, completion
+	// and release before the store reports it (Redis WAIT on the master
+	// that owns the key). Unset: 1 when that master reports connected
+	// replicas (INFO replication), none otherwise. 0 turns it off. A
+	// write not confirmed in time is an error: the gateway gets 503 and
+	// retries, never an answer a failover could erase.
+	WaitReplicas *int `json:"wait_replicas,omitempty"`
+
+	// WaitTimeout bounds the wait for replicas (default 500ms, or half of
+	// timeout if that is shorter). It must be shorter than timeout.
+	WaitTimeout caddy.Duration `json:"wait_timeout,omitempty"`
+
 	backend *RedisBackend
 	poolKey string
 }
@@ -123,8 +154,8 @@ func (Redis) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves placeholders, validates the settings, and attaches a
 // shared client (creating it if no module with the same connection
-// settings has one). It pings Redis with a short timeout and only warns if
-// that fails.
+// settings has one). It checks every master with a short timeout and only
+// warns if Redis does not answer, unless require_durable.
 func (r *Redis) Provision(ctx caddy.Context) error {
 	logger := ctx.Logger()
 	s, err := r.settings()
@@ -133,26 +164,63 @@ func (r *Redis) Provision(ctx caddy.Context) error {
 	}
 	key := s.poolKey()
 	val, _, err := redisClients.LoadOrNew(key, func() (caddy.Destructor, error) {
-		c, err := s.newClient()
+		var mon atomic.Pointer[monitor]
+		// Every new connection (a reconnect, or a new master after a
+		// failover) has the masters checked again, rate-limited.
+		c, err := s.newClient(func(context.Context, *redis.Conn) error {
+			mon.Load().kick()
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		return &pooledClient{client: c}, nil
+		m := newMonitor(c)
+		m.logs = true
+		mon.Store(m)
+		return &pooledClient{client: c, mon: m}, nil
 	})
 	if err != nil {
 		return s.redact(fmt.Errorf("billbridge redis store: %w", err))
 	}
 	r.poolKey = key
-	client := val.(*pooledClient).client
-	r.backend = NewRedisBackend(client, s.prefix)
+	pc := val.(*pooledClient)
+	registerStoreMetrics(ctx.GetMetricsRegistry(), logger)
+	opts := []RedisOption{withMonitor(pc.mon), WithWait(s.waitReplicas, s.waitTimeout)}
+	if s.requireDurable {
+		opts = append(opts, withRequireDurable())
+	}
+	backend := NewRedisBackend(pc.client, s.prefix, opts...)
 
+	// At start, every master's persistence, eviction and replicas; the
+	// monitor checks again after reconnects and topology errors.
 	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	if err := client.Ping(pctx).Err(); err != nil {
+	reports, err := pc.mon.check(pctx)
+	for _, rep := range reports {
+		pc.mon.logStart(logger, rep)
+	}
+	if s.requireDurable {
+		if derr := durabilityError(reports, s.redact(err), s.describe()); derr != nil {
+			return s.redact(fmt.Errorf("billbridge redis store: %w", derr))
+		}
+	}
+	if err != nil && len(reports) == 0 {
 		logger.Warn("billbridge redis store: Redis did not answer; requests will fail closed until it does",
 			zap.String("redis", s.describe()),
 			zap.Error(s.redact(err)))
 	}
+	for _, rep := range reports {
+		want := s.waitReplicas
+		if want < 0 {
+			want = min(rep.replicas, 1)
+		}
+		if want > 0 {
+			logger.Info("billbridge redis store: every claim and completion waits for replicas",
+				zap.String("node", rep.addr), zap.Int("wait_replicas", want), zap.Int("replicas", rep.replicas),
+				zap.Duration("wait_timeout", backend.waitTimeout))
+		}
+	}
+	r.backend = backend
 	return nil
 }
 
@@ -189,9 +257,11 @@ func (r *Redis) FullKey(logical string) string {
 	return fullKey(prefix, logical)
 }
 
-// pooledClient is a redisClients value.
+// pooledClient is a redisClients value: the client and the monitor of
+// its masters.
 type pooledClient struct {
 	client redis.UniversalClient
+	mon    *monitor
 }
 
 // Destruct closes the client.
@@ -221,6 +291,9 @@ type redisSettings struct {
 	dialTimeout      time.Duration
 	timeout          time.Duration
 	poolSize         int
+	requireDurable   bool
+	waitReplicas     int // -1 auto
+	waitTimeout      time.Duration
 
 	// secrets are redacted from every error and log message.
 	secrets []string
@@ -340,6 +413,27 @@ func (r *Redis) settings() (*redisSettings, error) {
 	if s.poolSize < 0 {
 		errs = append(errs, errors.New("pool_size must not be negative"))
 	}
+	s.requireDurable = r.RequireDurable
+	s.waitReplicas = -1
+	if r.WaitReplicas != nil {
+		s.waitReplicas = *r.WaitReplicas
+		if s.waitReplicas < 0 {
+			errs = append(errs, errors.New("wait_replicas must not be negative"))
+		}
+	}
+	// WAIT blocks on the connection for up to wait_timeout: the socket
+	// read timeout (go-redis default 3s) must outlast it. Unset, it is
+	// DefaultWaitTimeout or half of timeout, whichever is shorter.
+	readTimeout := cmp.Or(s.timeout, 3*time.Second)
+	s.waitTimeout = time.Duration(r.WaitTimeout)
+	switch {
+	case s.waitTimeout < 0:
+		errs = append(errs, errors.New("wait_timeout must not be negative"))
+	case s.waitTimeout == 0:
+		s.waitTimeout = min(DefaultWaitTimeout, readTimeout/2)
+	case s.waitTimeout >= readTimeout:
+		errs = append(errs, fmt.Errorf("wait_timeout (%v) must be shorter than timeout (%v)", s.waitTimeout, readTimeout))
+	}
 
 	if len(errs) > 0 {
 		return nil, s.redact(fmt.Errorf("billbridge redis store: %w", errors.Join(errs...)))
@@ -418,12 +512,13 @@ func (s *redisSettings) poolKey() string {
 		sum := sha256.Sum256([]byte(v))
 		return hex.EncodeToString(sum[:])
 	}
-	fmt.Fprintf(h, "v1\nurl=%s\naddrs=%q\nusername=%q\npassword=%s\ndb=%d,%t\n",
+	// Writes to a hash.Hash never fail.
+	_, _ = fmt.Fprintf(h, "v1\nurl=%s\naddrs=%q\nusername=%q\npassword=%s\ndb=%d,%t\n",
 		hashed(s.url), s.addrs, s.username, hashed(s.password), s.db, s.dbSet)
-	fmt.Fprintf(h, "master=%q\nsentinel_username=%q\nsentinel_password=%s\ncluster=%t\n",
+	_, _ = fmt.Fprintf(h, "master=%q\nsentinel_username=%q\nsentinel_password=%s\ncluster=%t\n",
 		s.masterName, s.sentinelUsername, hashed(s.sentinelPassword), s.cluster)
-	fmt.Fprintf(h, "tls=%t,%t,%q,%q,%s\n", s.tlsOn, s.tlsInsecure, s.tlsServerName, s.caFile, hashed(string(s.caPEM)))
-	fmt.Fprintf(h, "dial=%d\ntimeout=%d\npool=%d\n", s.dialTimeout, s.timeout, s.poolSize)
+	_, _ = fmt.Fprintf(h, "tls=%t,%t,%q,%q,%s\n", s.tlsOn, s.tlsInsecure, s.tlsServerName, s.caFile, hashed(string(s.caPEM)))
+	_, _ = fmt.Fprintf(h, "dial=%d\ntimeout=%d\npool=%d\n", s.dialTimeout, s.timeout, s.poolSize)
 	return "redis:" + hex.EncodeToString(h.Sum(nil))
 }
 
@@ -454,8 +549,12 @@ func (s *redisSettings) tlsConfig(base *tls.Config) *tls.Config {
 	return c
 }
 
-// newClient builds the client the settings describe.
-func (s *redisSettings) newClient() (redis.UniversalClient, error) {
+// newClient builds the client the settings describe; onConnect (may be
+// nil) runs on every new connection. Sentinel is a ClusterClient over
+// the master the sentinels name (go-redis's failover cluster client): its
+// ReloadState asks the sentinels again, so a failover can be followed at
+// once, and WAIT reaches the master as in a cluster.
+func (s *redisSettings) newClient(onConnect func(context.Context, *redis.Conn) error) (redis.UniversalClient, error) {
 	if s.url != "" && s.cluster {
 		o, err := redis.ParseClusterURL(s.url)
 		if err != nil {
@@ -478,6 +577,7 @@ func (s *redisSettings) newClient() (redis.UniversalClient, error) {
 			o.PoolSize = s.poolSize
 		}
 		o.ContextTimeoutEnabled = true
+		o.OnConnect = onConnect
 		return redis.NewClusterClient(o), nil
 	}
 	if s.url != "" {
@@ -505,11 +605,30 @@ func (s *redisSettings) newClient() (redis.UniversalClient, error) {
 			o.PoolSize = s.poolSize
 		}
 		o.ContextTimeoutEnabled = true
+		o.OnConnect = onConnect
 		return redis.NewClient(o), nil
 	}
 	addrs := s.addrs
 	if len(addrs) == 0 {
 		addrs = []string{"localhost:6379"}
+	}
+	if s.masterName != "" {
+		return redis.NewFailoverClusterClient(&redis.FailoverOptions{
+			MasterName:            s.masterName,
+			SentinelAddrs:         addrs,
+			SentinelUsername:      s.sentinelUsername,
+			SentinelPassword:      s.sentinelPassword,
+			Username:              s.username,
+			Password:              s.password,
+			DB:                    s.db,
+			TLSConfig:             s.tlsConfig(nil),
+			DialTimeout:           s.dialTimeout,
+			ReadTimeout:           s.timeout,
+			WriteTimeout:          s.timeout,
+			PoolSize:              s.poolSize,
+			ContextTimeoutEnabled: true,
+			OnConnect:             onConnect,
+		}), nil
 	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:                 addrs,
@@ -526,6 +645,7 @@ func (s *redisSettings) newClient() (redis.UniversalClient, error) {
 		WriteTimeout:          s.timeout,
 		PoolSize:              s.poolSize,
 		ContextTimeoutEnabled: true,
+		OnConnect:             onConnect,
 	}), nil
 }
 

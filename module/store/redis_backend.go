@@ -18,18 +18,76 @@ const DefaultKeyPrefix = "billbridge:"
 // transition is one Lua script, so it is atomic, and lease checks use the
 // Redis server's clock (TIME), so Caddy instances with skewed clocks agree.
 // Every write sets PEXPIRE to the retention.
+//
+// With replicas, a transition is not reported until the replicas have it:
+// each script is followed, on the same connection to the master that owns
+// the key's slot, by WAIT (see [WithWait]). A transition the replicas did
+// not confirm in time is an error that wraps [ErrNotReplicated], so the
+// caller answers 503 rather than something a failover could erase.
 type RedisBackend struct {
 	client redis.UniversalClient
 	prefix string
+
+	// waitReplicas: -1 auto (1 when the key's master reports replicas),
+	// 0 off, n > 0 always n.
+	waitReplicas int
+	waitTimeout  time.Duration
+	// requireDurable refuses new claims while the last check found a
+	// master that may forget payments.
+	requireDurable bool
+	mon            *monitor
+	claims         claimBook
+}
+
+// RedisOption configures a [RedisBackend].
+type RedisOption func(*RedisBackend)
+
+// DefaultWaitTimeout is how long a write waits for its replicas unless
+// configured.
+const DefaultWaitTimeout = 500 * time.Millisecond
+
+// WithWait makes every transition wait until replicas replicas have it
+// (Redis WAIT), for at most timeout (DefaultWaitTimeout if zero).
+// replicas < 0 is the default: one replica when the master serving the
+// key reports connected replicas, none otherwise; 0 turns waiting off.
+func WithWait(replicas int, timeout time.Duration) RedisOption {
+	return func(b *RedisBackend) {
+		if replicas < 0 {
+			replicas = -1
+		}
+		b.waitReplicas = replicas
+		if timeout > 0 {
+			b.waitTimeout = timeout
+		}
+	}
+}
+
+// withMonitor shares a client's monitor (the module's pooled client).
+func withMonitor(m *monitor) RedisOption {
+	return func(b *RedisBackend) { b.mon = m }
+}
+
+// withRequireDurable makes Claim fail while a master may forget payments.
+func withRequireDurable() RedisOption {
+	return func(b *RedisBackend) { b.requireDurable = true }
 }
 
 // NewRedisBackend returns a store that keeps its records in client under
-// prefix (DefaultKeyPrefix if empty). The caller owns client.
-func NewRedisBackend(client redis.UniversalClient, prefix string) *RedisBackend {
+// prefix (DefaultKeyPrefix if empty). The caller owns client. Without
+// options it waits for one replica when the key's master reports
+// replicas (see [WithWait]).
+func NewRedisBackend(client redis.UniversalClient, prefix string, opts ...RedisOption) *RedisBackend {
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	return &RedisBackend{client: client, prefix: prefix}
+	b := &RedisBackend{client: client, prefix: prefix, waitReplicas: -1, waitTimeout: DefaultWaitTimeout}
+	for _, o := range opts {
+		o(b)
+	}
+	if b.mon == nil {
+		b.mon = newMonitor(client)
+	}
+	return b
 }
 
 // FullKey returns the Redis key of a logical key: prefix + "{" + logical +
@@ -65,7 +123,7 @@ end
 // claimScript: ARGV = owner, fingerprint, lease ms, retention ms.
 // Returns {outcome, record} with outcome 1 claimed, 2 replay, 3 in flight,
 // 4 conflict.
-var claimScript = redis.NewScript(luaPrelude + `
+var claimScript = newLuaScript(luaPrelude + `
 local owner, fp, lease, ret = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local cur = redis.call('HMGET', key, 'state', 'owner', 'fp', 'lease_until', 'amb')
 local state = cur[1]
@@ -83,7 +141,12 @@ if state == 'done' then return {2, rec()} end
 local amb = cur[5] or '0'
 if state == 'processing' then
   if (tonumber(cur[4] or '0') or 0) > now then
-    if cur[2] == owner then return {1, rec()} end
+    if cur[2] == owner then
+      -- A retried claim: write anyway, so that a WAIT after it also
+      -- covers the first claim's write.
+      redis.call('PEXPIRE', key, ret)
+      return {1, rec()}
+    end
     return {3, rec()}
   end
   amb = '1'
@@ -98,43 +161,54 @@ return {1, rec()}
 `)
 
 // completeScript: ARGV = owner, status, content type, body, retention ms.
-// Returns 0 done, 1 already done (nothing changed), 2 done but the owner
-// had lost the claim, 3 done but the record was missing.
-var completeScript = redis.NewScript(luaPrelude + `
+// Returns {code, attempts before}: code 0 done, 1 already done (nothing
+// changed but the expiry), 2 done but the owner did not hold the claim,
+// 3 done but the record was missing.
+var completeScript = newLuaScript(luaPrelude + `
 local owner = ARGV[1]
-local cur = redis.call('HMGET', key, 'state', 'owner')
+local cur = redis.call('HMGET', key, 'state', 'owner', 'attempts')
 local code = 0
+local attempts = tonumber(cur[3] or '0') or 0
 if not cur[1] then
   if redis.call('EXISTS', key) == 1 then return corrupt('no state') end
   redis.call('HSET', key, 'fp', '', 'amb', '0', 'attempts', '1', 'created', ms(now))
   code = 3
 elseif cur[1] == 'done' then
-  return 1
+  -- Written anyway so that a WAIT after a retried call covers the first.
+  redis.call('PEXPIRE', key, ARGV[5])
+  return {1, attempts}
 elseif cur[1] ~= 'processing' or cur[2] ~= owner then
   code = 2
 end
 redis.call('HSET', key, 'state', 'done', 'owner', owner, 'status', ARGV[2],
   'ctype', ARGV[3], 'body', ARGV[4], 'updated', ms(now), 'lease_until', '0')
 redis.call('PEXPIRE', key, ARGV[5])
-return code
+return {code, attempts}
 `)
 
 // releaseScript: ARGV = owner, ambiguous ("0" or "1"), retention ms.
-// Returns 0 released, 1 the owner does not hold the claim.
-var releaseScript = redis.NewScript(luaPrelude + `
+// Returns {code, attempts}: code 0 released, 1 the owner does not hold
+// the claim, 3 the record is missing.
+var releaseScript = newLuaScript(luaPrelude + `
 local owner = ARGV[1]
-local cur = redis.call('HMGET', key, 'state', 'owner', 'amb')
-if not cur[1] or cur[2] ~= owner then return 1 end
+local cur = redis.call('HMGET', key, 'state', 'owner', 'amb', 'attempts')
+local attempts = tonumber(cur[4] or '0') or 0
+if not cur[1] then return {3, 0} end
+if cur[2] ~= owner then return {1, attempts} end
 local amb = cur[3] or '0'
 if ARGV[2] == '1' then amb = '1' end
 if cur[1] == 'released' then
-  if amb == cur[3] then return 0 end
+  if amb == cur[3] then
+    -- A retried release: written anyway so that a WAIT covers the first.
+    redis.call('PEXPIRE', key, ARGV[3])
+    return {0, attempts}
+  end
 elseif cur[1] ~= 'processing' then
-  return 1
+  return {1, attempts}
 end
 redis.call('HSET', key, 'state', 'released', 'amb', amb, 'updated', ms(now), 'lease_until', '0')
 redis.call('PEXPIRE', key, ARGV[3])
-return 0
+return {0, attempts}
 `)
 
 // millis converts d to whole milliseconds, rounding up, at least 1.
@@ -151,19 +225,23 @@ func (b *RedisBackend) Claim(ctx context.Context, key, owner, fingerprint string
 	if err := checkClaim(key, owner, lease, retention); err != nil {
 		return ClaimResult{}, err
 	}
-	v, err := claimScript.Run(ctx, b.client, []string{b.FullKey(key)},
-		owner, fingerprint, millis(lease), millis(retention)).Slice()
+	if b.requireDurable && b.mon.unsafe.Load() {
+		return ClaimResult{}, fmt.Errorf("store: claim %q: %w", key, ErrNotDurable)
+	}
+	fk := b.FullKey(key)
+	v, w, err := b.run(ctx, claimScript, fk, owner, fingerprint, millis(lease), millis(retention))
 	if err != nil {
 		return ClaimResult{}, fmt.Errorf("store: claim %q: %w", key, err)
 	}
-	if len(v) != 2 {
-		return ClaimResult{}, &corruptError{key: key, what: fmt.Sprintf("claim returned %d values", len(v))}
+	vals, _ := v.([]any)
+	if len(vals) != 2 {
+		return ClaimResult{}, &corruptError{key: key, what: fmt.Sprintf("claim returned %v", v)}
 	}
-	code, ok := v[0].(int64)
+	code, ok := vals[0].(int64)
 	if !ok || code < int64(Claimed) || code > int64(Conflict) {
-		return ClaimResult{}, &corruptError{key: key, what: fmt.Sprintf("claim returned outcome %v", v[0])}
+		return ClaimResult{}, &corruptError{key: key, what: fmt.Sprintf("claim returned outcome %v", vals[0])}
 	}
-	fields, _ := v[1].([]any)
+	fields, _ := vals[1].([]any)
 	rec, found, err := parseRecord(key, fields)
 	if err != nil {
 		return ClaimResult{}, err
@@ -173,6 +251,19 @@ func (b *RedisBackend) Claim(ctx context.Context, key, owner, fingerprint string
 	}
 	res := ClaimResult{Outcome: Outcome(code), Record: rec}
 	res.Ambiguous = res.Outcome == Claimed && rec.Ambiguous
+	if res.Outcome != Claimed {
+		return res, nil
+	}
+	if err := w.err(); err != nil {
+		// Nothing was posted: give the unconfirmed claim up at once
+		// (best effort, unconfirmed too) rather than leave the next
+		// delivery waiting for its lease and then asking the lookup.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.waitTimeout+time.Second)
+		_, _, _ = b.runNoWait(rctx, releaseScript, fk, owner, "0", millis(retention))
+		cancel()
+		return ClaimResult{}, fmt.Errorf("store: claim %q: %w", key, err)
+	}
+	b.claims.add(owner, key, rec.Attempts, lease)
 	return res, nil
 }
 
@@ -191,20 +282,30 @@ func (b *RedisBackend) Complete(ctx context.Context, key, owner string, resp Res
 	if body == nil {
 		body = []byte{}
 	}
-	code, err := completeScript.Run(ctx, b.client, []string{b.FullKey(key)},
-		owner, resp.Status, resp.ContentType, body, millis(retention)).Int64()
+	v, w, err := b.run(ctx, completeScript, b.FullKey(key),
+		owner, resp.Status, resp.ContentType, body, millis(retention))
 	if err != nil {
 		return fmt.Errorf("store: complete %q: %w", key, err)
 	}
+	code, attempts, err := codeAndAttempts(key, "complete", v)
+	if err != nil {
+		return err
+	}
+	claimed, known := b.claims.take(owner, key)
+	var out error
 	switch code {
 	case 0, 1:
-		return nil
 	case 2:
-		return ErrLeaseLost
+		out = b.lostOrLease(known, claimed, attempts)
 	case 3:
-		return errMissingRecord
+		out = errMissingRecord
+	default:
+		return &corruptError{key: key, what: fmt.Sprintf("complete returned %d", code)}
 	}
-	return &corruptError{key: key, what: fmt.Sprintf("complete returned %d", code)}
+	if err := w.err(); err != nil {
+		return fmt.Errorf("store: complete %q: %w", key, err)
+	}
+	return out
 }
 
 // Release implements Store.
@@ -222,18 +323,50 @@ func (b *RedisBackend) Release(ctx context.Context, key, owner string, ambiguous
 	if ambiguous {
 		amb = "1"
 	}
-	code, err := releaseScript.Run(ctx, b.client, []string{b.FullKey(key)},
-		owner, amb, millis(retention)).Int64()
+	v, w, err := b.run(ctx, releaseScript, b.FullKey(key), owner, amb, millis(retention))
 	if err != nil {
 		return fmt.Errorf("store: release %q: %w", key, err)
 	}
+	code, attempts, err := codeAndAttempts(key, "release", v)
+	if err != nil {
+		return err
+	}
+	claimed, known := b.claims.take(owner, key)
 	switch code {
 	case 0:
+		if err := w.err(); err != nil {
+			return fmt.Errorf("store: release %q: %w", key, err)
+		}
 		return nil
 	case 1:
-		return ErrLeaseLost
+		return b.lostOrLease(known, claimed, attempts)
+	case 3:
+		return errRecordMissing
 	}
 	return &corruptError{key: key, what: fmt.Sprintf("release returned %d", code)}
+}
+
+// lostOrLease tells a record the store lost from a lease taken over:
+// another owner's claim after ours raised the attempt count past the one
+// ours got; a record at or below it has lost our claim (a failover to a
+// replica that never had it).
+func (b *RedisBackend) lostOrLease(known bool, claimed, now int64) error {
+	if known && now <= claimed {
+		return errRecordRolledBack
+	}
+	return ErrLeaseLost
+}
+
+func codeAndAttempts(key, what string, v any) (code, attempts int64, err error) {
+	vals, _ := v.([]any)
+	if len(vals) == 2 {
+		c, ok1 := vals[0].(int64)
+		a, ok2 := vals[1].(int64)
+		if ok1 && ok2 {
+			return c, a, nil
+		}
+	}
+	return 0, 0, &corruptError{key: key, what: fmt.Sprintf("%s returned %v", what, v)}
 }
 
 // Get implements Store.

@@ -335,6 +335,8 @@ func TestRedisModuleErrorsAreRedacted(t *testing.T) {
 		{"tls options without tls", &Redis{Addresses: []string{"127.0.0.1:1"}, TLS: &RedisTLS{InsecureSkipVerify: true}}, nil, "tls is not enabled"},
 		{"missing ca file", &Redis{Addresses: []string{"127.0.0.1:1"}, TLS: &RedisTLS{Enabled: true, CAFile: "/nonexistent/ca.pem"}}, nil, "ca_file"},
 		{"negative timeout", &Redis{Addresses: []string{"127.0.0.1:1"}, Timeout: caddy.Duration(-time.Second)}, nil, "timeout"},
+		{"negative wait_replicas", &Redis{Addresses: []string{"127.0.0.1:1"}, WaitReplicas: intPtr(-1)}, nil, "wait_replicas"},
+		{"wait_timeout at timeout", &Redis{Addresses: []string{"127.0.0.1:1"}, Timeout: caddy.Duration(time.Second), WaitTimeout: caddy.Duration(time.Second)}, nil, "wait_timeout (1s) must be shorter than timeout (1s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := provisionRedis(t, tc.m)
@@ -372,11 +374,11 @@ func TestRedisSettingsDescribeIsRedacted(t *testing.T) {
 	if !s.tlsOn {
 		t.Errorf("rediss:// did not turn TLS on")
 	}
-	c, err := s.newClient()
+	c, err := s.newClient(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	closeClient(t, c)
 	o := c.(*redis.Client).Options()
 	if o.Addr != "redis.example.com:6380" || o.DB != 2 || o.Password != "s3cr3t-pw" || o.TLSConfig == nil || o.TLSConfig.ServerName != "redis.example.com" {
 		t.Errorf("options from the URL: addr %q db %d tls %v", o.Addr, o.DB, o.TLSConfig != nil)
@@ -394,18 +396,18 @@ func TestRedisClientKinds(t *testing.T) {
 		{"several addresses", &Redis{Addresses: []string{"127.0.0.1:1", "127.0.0.1:2"}}, "*redis.ClusterClient"},
 		{"cluster flag", &Redis{Addresses: []string{"127.0.0.1:1"}, Cluster: true}, "*redis.ClusterClient"},
 		{"cluster url", &Redis{URL: "redis://127.0.0.1:1?addr=127.0.0.1:2", Cluster: true}, "*redis.ClusterClient"},
-		{"sentinel", &Redis{Addresses: []string{"127.0.0.1:1", "127.0.0.1:2"}, MasterName: "mymaster", SentinelPassword: "x"}, "*redis.Client"},
+		{"sentinel", &Redis{Addresses: []string{"127.0.0.1:1", "127.0.0.1:2"}, MasterName: "mymaster", SentinelPassword: "x"}, "*redis.ClusterClient"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := tc.m.settings()
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := s.newClient()
+			c, err := s.newClient(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer c.Close()
+			closeClient(t, c)
 			if got := typeName(c); got != tc.kind {
 				t.Errorf("client = %s, want %s", got, tc.kind)
 			}
@@ -438,14 +440,18 @@ func TestRedisJSONConfig(t *testing.T) {
 		"key_prefix": "bb:",
 		"dial_timeout": "2s",
 		"timeout": 500000000,
-		"pool_size": 20
+		"pool_size": 20,
+		"require_durable": true,
+		"wait_replicas": 0,
+		"wait_timeout": "300ms"
 	}`
 	var m Redis
 	if err := caddy.StrictUnmarshalJSON([]byte(cfg), &m); err != nil {
 		t.Fatalf("unmarshal: %v", err)
 	}
 	if m.Password != "{env.REDIS_PASSWORD}" || m.DB != "{env.REDIS_DB}" || !m.Cluster || m.TLS == nil || m.TLS.CAFile != "/ca.pem" ||
-		time.Duration(m.DialTimeout) != 2*time.Second || time.Duration(m.Timeout) != 500*time.Millisecond || m.PoolSize != 20 {
+		time.Duration(m.DialTimeout) != 2*time.Second || time.Duration(m.Timeout) != 500*time.Millisecond || m.PoolSize != 20 ||
+		!m.RequireDurable || m.WaitReplicas == nil || *m.WaitReplicas != 0 || time.Duration(m.WaitTimeout) != 300*time.Millisecond {
 		t.Errorf("decoded = %+v", m)
 	}
 	out, err := json.Marshal(Redis{})
@@ -455,6 +461,37 @@ func TestRedisJSONConfig(t *testing.T) {
 	for _, id := range []string{"billbridge.stores.redis", "billbridge.stores.memory"} {
 		if _, err := caddy.GetModule(id); err != nil {
 			t.Errorf("module %s: %v", id, err)
+		}
+	}
+}
+
+// closeClient closes c when the test ends, and fails the test if that
+// fails.
+func closeClient(t *testing.T, c redis.UniversalClient) {
+	t.Helper()
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("closing the client: %v", err)
+		}
+	})
+}
+
+// TestRedisWaitTimeoutDefault: unset, wait_timeout stays below a short
+// timeout instead of refusing the config.
+func TestRedisWaitTimeoutDefault(t *testing.T) {
+	for _, tc := range []struct {
+		timeout, want time.Duration
+	}{
+		{0, DefaultWaitTimeout},
+		{10 * time.Second, DefaultWaitTimeout},
+		{500 * time.Millisecond, 250 * time.Millisecond},
+	} {
+		s, err := (&Redis{Addresses: []string{"127.0.0.1:1"}, Timeout: caddy.Duration(tc.timeout)}).settings()
+		if err != nil {
+			t.Fatalf("timeout %v: %v", tc.timeout, err)
+		}
+		if s.waitTimeout != tc.want {
+			t.Errorf("timeout %v: wait_timeout %v, want %v", tc.timeout, s.waitTimeout, tc.want)
 		}
 	}
 }

@@ -28,7 +28,7 @@
 // another fingerprint is a Conflict, in every state. The one exception is a
 // record whose stored fingerprint is empty: [Store.Complete] creates such a
 // record when it finds the record missing (lost by the store, or deleted by
-// an operator) and it matches every fingerprint, because what it knows for
+// an operator; reported as [ErrRecordLost]) and it matches every fingerprint, because what it knows for
 // sure is that the legacy system has the payment.
 package store
 
@@ -117,8 +117,26 @@ type ClaimResult struct {
 }
 
 // ErrLeaseLost is returned by Complete and Release when owner no longer
-// holds the claim.
+// holds the claim because its lease ran out and another owner claimed.
 var ErrLeaseLost = errors.New("store: lease lost to another owner")
+
+// ErrRecordLost is returned by Complete and Release when the store lost
+// the record or the claim: the record is missing, or (Redis) it is back
+// to a state from before the owner's claim, as after a failover to a
+// replica that never had the claim. It is not ErrLeaseLost: raising the
+// lease would not help.
+var ErrRecordLost = errors.New("store: the store lost this record (failover?)")
+
+// ErrNotReplicated is wrapped by the errors of the Redis store when the
+// replicas did not confirm a transition in time (Redis WAIT). The
+// transition happened on the master but a failover could still erase
+// it, so it must not be acted on: the caller answers 503 and the
+// gateway retries.
+var ErrNotReplicated = errors.New("store: the write was not confirmed by the replicas in time")
+
+// ErrNotDurable is wrapped by Claim's error when require_durable is set
+// and the last check found a Redis master that may forget payments.
+var ErrNotDurable = errors.New("store: require_durable: a Redis master may forget finished payments (no AOF, or an evicting maxmemory-policy)")
 
 // Store is the idempotency store.
 //
@@ -146,14 +164,16 @@ type Store interface {
 	// (lease expired and someone else claimed) it STILL marks done (the
 	// legacy system has the payment; that is the truth) and returns an
 	// error that is ErrLeaseLost, so the caller can log it. A missing
-	// record is recreated as done (with an empty fingerprint) and also
-	// reported as ErrLeaseLost.
+	// record is recreated as done (with an empty fingerprint) and
+	// reported as ErrRecordLost, as is (Redis) a record that has gone
+	// back to a state from before owner's claim.
 	Complete(ctx context.Context, key, owner string, resp Response, retention time.Duration) error
 
 	// Release gives the claim up after a failed attempt: state released,
 	// ambiguous = old || ambiguous. If owner does not hold the claim it
-	// changes nothing and returns ErrLeaseLost. Never releases a done
-	// record.
+	// changes nothing and returns ErrLeaseLost (ErrRecordLost if the
+	// record is missing, or has lost owner's claim). Never releases a
+	// done record.
 	Release(ctx context.Context, key, owner string, ambiguous bool, retention time.Duration) error
 
 	// Get reads a record (admin API, waiting for an in-flight duplicate).
@@ -168,8 +188,12 @@ type Module interface {
 	Backend() Store
 }
 
-// errMissingRecord wraps ErrLeaseLost for a Complete that found no record.
-var errMissingRecord = fmt.Errorf("%w: the record was missing and has been recreated as done", ErrLeaseLost)
+// The ErrRecordLost cases.
+var (
+	errMissingRecord    = fmt.Errorf("%w: the record was missing and has been recreated as done", ErrRecordLost)
+	errRecordMissing    = fmt.Errorf("%w: the record is missing", ErrRecordLost)
+	errRecordRolledBack = fmt.Errorf("%w: the record is back to a state from before this claim", ErrRecordLost)
+)
 
 func checkKey(key string) error {
 	if key == "" {

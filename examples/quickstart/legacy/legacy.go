@@ -552,7 +552,7 @@ func parseAmount(s string) (int64, error) {
 	}
 	units, err := strconv.ParseInt(m[1]+frac, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("amount %q: %v", s, err)
+		return 0, fmt.Errorf("amount %q: %w", s, err)
 	}
 	if units <= 0 {
 		return 0, errors.New("amount must be positive")

@@ -120,7 +120,8 @@ func (f *Proxy) Provision(ctx caddy.Context) error {
 
 // Profile describes the flow to the pipeline.
 func (f *Proxy) Profile() billbridge.Profile {
-	return billbridge.Profile{Key: "bill24:proxy", Methods: []string{http.MethodPost}, ContentType: billbridge.JSONType}
+	return billbridge.Profile{Key: "bill24:proxy", Methods: []string{http.MethodPost}, ContentType: billbridge.JSONType,
+		IDFields: []string{"consumer_code"}, MaskID: true}
 }
 
 // Authenticate checks Bill24's token header.

@@ -36,6 +36,10 @@ func (f *Webhook) Verify(ctx context.Context, ev *billbridge.Event) billbridge.R
 	if !strings.EqualFold(t.Status, "success") {
 		return mismatch("status " + text.Truncate(t.Status, 32))
 	}
+	if err := t.Check(f.app.Exponents()); err != nil {
+		// Bill24's own record is not a payment billbridge can post.
+		return mismatch("Bill24's record: " + err.Error())
+	}
 	verified, what := reconcile(w, t)
 	if what != "" {
 		return mismatch(what)

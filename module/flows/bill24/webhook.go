@@ -66,6 +66,7 @@ func (f *Webhook) Profile() billbridge.Profile {
 		Key:         "bill24:webhook",
 		Methods:     []string{http.MethodPost},
 		ContentType: billbridge.JSONType,
+		IDFields:    []string{"tran_id", "tnx_id"},
 		Payment:     &f.Payment,
 		Ack:         ackSuccess,
 		Duplicate:   ackDuplicate,

@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -97,6 +96,7 @@ func (f *Callback) Profile() billbridge.Profile {
 		Key:         "qm:callback",
 		Methods:     []string{http.MethodPost},
 		ContentType: billbridge.JSONType,
+		IDFields:    []string{"billId"},
 		Payment:     &f.Payment,
 		Ack:         ack,
 		Duplicate:   ack,
@@ -113,7 +113,7 @@ func (f *Callback) Authenticate(r *http.Request, body []byte) bool {
 
 // Decode parses the callback: what it claims, to be requeried.
 func (f *Callback) Decode(_ *http.Request, body []byte) (*billbridge.Event, error) {
-	b, err := wire.DecodeCallback(body)
+	b, err := wire.DecodeCallback(body, f.app.Exponents())
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func billEvent(b wire.Bill) *billbridge.Event {
 		Env:         reqEnv{Req: b},
 		Respond:     func(res mappings.Response) any { return resEnv{Req: b, Res: res} },
 		ID:          b.BillID,
-		Fingerprint: b.BillID + "|" + strconv.Itoa(b.Status) + "|" + b.BillAmount.Canonical() + "|" + b.Currency,
+		Fingerprint: b.Fingerprint(),
 		LogID:       b.BillID,
 	}
 }

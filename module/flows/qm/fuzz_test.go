@@ -169,7 +169,7 @@ func FuzzRedirectQuery(f *testing.F) {
 		before := calls.Load()
 		w := serve(t, h, r)
 		n := calls.Load() - before
-		usable := id != "" && len(id) <= wire.MaxIDLen && utf8.ValidString(id) && text.Printable(id)
+		usable := wire.CheckBillID(id) == nil
 		switch {
 		case !usable:
 			if w.Code != 400 || n != 0 {

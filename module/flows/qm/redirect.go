@@ -81,7 +81,7 @@ func (f *Redirect) Decode(r *http.Request, _ []byte) (*billbridge.Event, error) 
 	}
 	// The rule Requery holds an id to, so that what is refused here is
 	// exactly what QM would never be asked about.
-	if len(id) > wire.MaxIDLen || !utf8.ValidString(id) || !text.Printable(id) {
+	if wire.CheckBillID(id) != nil {
 		return nil, errors.New("this link's bill reference is not valid")
 	}
 	ev := billEvent(wire.Bill{BillID: id})
