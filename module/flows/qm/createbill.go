@@ -45,7 +45,6 @@ type CreateBill struct {
 	Currency string `json:"currency,omitempty"`
 
 	app   *billbridge.App
-	exp   int32 // Currency's places
 	bill  map[string]*mappings.Program
 	reply []namedProgram
 }
@@ -83,13 +82,6 @@ var billFields = map[string]mappings.Kind{
 // company (protocols.md C) and its create request names no currency.
 const defaultCurrency = "MYR"
 
-// maxAmountIntDigits bounds an amount's integer digits: 15 (999 trillion)
-// is beyond any bill, and far below what a typo or "1e1000" gives.
-//
-// TODO(merge): mappings.Exponents gains a per-currency bound
-// (MaxIntDigits); use f.app.Exponents().MaxIntDigits(f.Currency) then.
-const maxAmountIntDigits = 15
-
 // maxMerchantReference bounds the merchant reference, in bytes: it comes
 // back in every callback and redirect, and QM documents no limit.
 const maxMerchantReference = 128
@@ -122,11 +114,9 @@ func (f *CreateBill) Provision(ctx caddy.Context) error {
 	if f.Currency == "" {
 		f.Currency = defaultCurrency
 	}
-	exp, ok := app.Exponents().Exponent(f.Currency)
-	if !ok {
+	if _, ok := app.Exponents().Exponent(f.Currency); !ok {
 		return fmt.Errorf("currency %q: unknown (add it to the app's currency exponents)", f.Currency)
 	}
-	f.exp = exp
 	if f.Bill["amount"] == "" {
 		return errors.New("bill: amount is required")
 	}
@@ -200,8 +190,11 @@ func (f *CreateBill) buildBill(env any, origin string) (wire.CreateBillRequest, 
 	if cb.Amount.Sign() <= 0 {
 		return cb, fmt.Errorf("amount must be positive, got %s", text.Truncate(cb.Amount.String(), 40))
 	}
-	if err := f.checkAmount(cb.Amount); err != nil {
-		return cb, fmt.Errorf("amount: %w", err)
+	// What QM would bill but no callback could post: more places than the
+	// currency has (10.505 MYR: every callback's format_amount fails), or
+	// more integer digits than any bill.
+	if err := f.app.Exponents().CheckAmount("amount", cb.Amount, f.Currency); err != nil {
+		return cb, err
 	}
 	str := func(name, def string) (string, error) {
 		p := f.bill[name]
@@ -234,22 +227,6 @@ func (f *CreateBill) buildBill(env any, origin string) (wire.CreateBillRequest, 
 	}
 	return cb, nil
 }
-
-// checkAmount refuses what QM would bill but no callback could post: more
-// places than the currency has (10.505 MYR: every callback's
-// format_amount would fail), or an amount beyond any bill.
-func (f *CreateBill) checkAmount(d mappings.Decimal) error {
-	if !d.FitsExponent(f.exp) {
-		return fmt.Errorf("%s has more decimal places than %s allows (%d)", text.Truncate(d.String(), 40), f.Currency, f.exp)
-	}
-	if d.Cmp(amountBound) >= 0 {
-		return fmt.Errorf("%s has more than %d integer digits", text.Truncate(d.String(), 40), maxAmountIntDigits)
-	}
-	return nil
-}
-
-// amountBound is the first amount with too many integer digits.
-var amountBound = mappings.MustDecimal("1" + strings.Repeat("0", maxAmountIntDigits))
 
 // checkReference refuses a merchant reference that would come back in
 // callbacks and redirects as something other than what was meant: control

@@ -78,12 +78,12 @@ func TestCreateBillRefusesAmountsNoCallbackCouldPost(t *testing.T) {
 		{`"10.505"`, "more decimal places than MYR allows (2)"},
 		{`0.0000001`, "more decimal places than MYR allows (2)"},
 		{`"1e-7"`, "more decimal places than MYR allows (2)"},
-		{`1000000000000000`, "more than 15 integer digits"},
-		{`"1e1000"`, "more than 15 integer digits"},
-		{`99999999999999999999.00`, "more than 15 integer digits"},
+		{`1000000000000000`, "more integer digits than MYR allows (15)"},
+		{`"1e1000"`, "more integer digits than MYR allows (15)"},
+		{`99999999999999999999.00`, "more integer digits than MYR allows (15)"},
 	} {
 		w := postJSON(t, h, `{"total":`+tc.total+`,"order_no":"ORD-1"}`)
-		if w.Code != 400 || !strings.Contains(w.Body.String(), `"error":"amount: `) || !strings.Contains(w.Body.String(), tc.want) {
+		if w.Code != 400 || !strings.Contains(w.Body.String(), `"error":"amount `) || !strings.Contains(w.Body.String(), tc.want) {
 			t.Errorf("total %s: %d %s, want 400 with %q", tc.total, w.Code, w.Body, tc.want)
 		}
 	}
