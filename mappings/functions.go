@@ -10,7 +10,9 @@ import (
 	"unicode"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/file"
 )
 
 // AsDecimal converts what a mapping produced into an exact amount: a Decimal,
@@ -217,6 +219,58 @@ func zoneArg(p []any, i int) (*time.Location, error) {
 		return nil, fmt.Errorf("a time zone must be text, got %T", p[i])
 	}
 	return LoadZone(name)
+}
+
+// checkZoneLiterals makes a time zone written as a literal in format_date,
+// parse_date or date that cannot be loaded an error when the config loads,
+// not on every payment, at the zone's position in src. (A patcher could
+// not do it: the checker drops argument errors once one is installed.)
+func checkZoneLiterals(src string, root ast.Node) error {
+	v := &zoneLiterals{}
+	ast.Walk(&root, v)
+	if v.err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s", oneLine(v.err.Bind(file.NewSource(src)).Error()))
+}
+
+type zoneLiterals struct{ err *file.Error }
+
+// Visit implements ast.Visitor.
+func (z *zoneLiterals) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok || z.err != nil {
+		return
+	}
+	callee, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	at, load := -1, func(name string) error { _, err := LoadZone(name); return err }
+	switch callee.Value {
+	case "format_date":
+		at = 2
+	case "parse_date":
+		at = 1
+	case "date": // expr's own: date(s, layout, zone), zones by IANA name only
+		at = 2
+		load = func(name string) error {
+			if _, err := time.LoadLocation(name); err != nil || name == "" || name == "Local" {
+				return fmt.Errorf("unknown time zone %q (date wants an IANA name such as Asia/Kuala_Lumpur)", truncateText(name, 40))
+			}
+			return nil
+		}
+	}
+	if at < 0 || len(call.Arguments) <= at {
+		return
+	}
+	lit, ok := call.Arguments[at].(*ast.StringNode)
+	if !ok {
+		return
+	}
+	if err := load(lit.Value); err != nil {
+		z.err = &file.Error{Location: lit.Location(), Message: err.Error()}
+	}
 }
 
 // typedDate is expr's date builtin with declared argument types: the

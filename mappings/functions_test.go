@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,9 @@ func TestTimeHelpers(t *testing.T) {
 	}
 }
 
+// position is where an error says it is in the expression: (line:column).
+var position = regexp.MustCompile(`\(\d+:\d+\)$`)
+
 // TestTimeHelpersRefusedAtLoad is what `caddy validate` sees: a wrong
 // argument type is an error with its place, not a failure on every payment.
 func TestTimeHelpersRefusedAtLoad(t *testing.T) {
@@ -91,6 +95,16 @@ func TestTimeHelpersRefusedAtLoad(t *testing.T) {
 		{`format_date(from_unix_ms(req.dateTime), "2006", 8)`, "to call format_date"},
 		{`parse_date(req.dateTime)`, "cannot use int64 as argument (type string) to call parse_date"},
 		{`parse_date("2024-01-01", 7)`, "to call parse_date"},
+		// A misspelt zone literal is found at load, at its place.
+		{`format_date(from_unix_ms(req.dateTime), "2006", "Asia/Kuala_Lumpr")`, `unknown time zone "Asia/Kuala_Lumpr"`},
+		{`format_date(from_unix_ms(req.dateTime), "2006", "+8")`, `cannot read "+8" as a UTC offset`},
+		{`format_date(from_unix_ms(req.dateTime), "2006", "Local")`, `time zone "Local": name one`},
+		{`parse_date("2024-01-01", "Mars/Olympus")`, `unknown time zone "Mars/Olympus"`},
+		{`date("2024-01-01", "2006-01-02", "+08:00")`, `unknown time zone "+08:00" (date wants an IANA name`},
+		{`date("2024-01-01", "2006-01-02", "Local")`, `unknown time zone "Local"`},
+		{`format_date(from_unix_ms(req.dateTime),
+	"2006",
+	  "Asia/Kuala_Lumpr")`, `"Asia/Kuala_Lumpr" (want e.g. Asia/Kuala_Lumpur, +08:00 or UTC) (3:4)`},
 	}
 	for _, tt := range tests {
 		_, err := testCompiler.Compile(tt.src, qmLikeEnv{}, KindAny)
@@ -98,7 +112,7 @@ func TestTimeHelpersRefusedAtLoad(t *testing.T) {
 			t.Errorf("Compile(%s) error %v, want %q", tt.src, err, tt.want)
 			continue
 		}
-		if !strings.Contains(err.Error(), "(1:") {
+		if !position.MatchString(err.Error()) {
 			t.Errorf("Compile(%s) error %q has no position", tt.src, err)
 		}
 	}
@@ -108,7 +122,7 @@ func TestTimeHelpersRefusedAtLoad(t *testing.T) {
 // legacy fields): each is a clear error, never a panic or a wrong date.
 func TestTimeHelpersRuntimeErrors(t *testing.T) {
 	env := qmLikeEnvWith(t, `{"zero":0,"neg":-5,"secs":1706600000,"old":946684799999,"frac":1706600000000.5,"big":253402300800000,"text":"soon",`+
-		`"n":1706600000000,"b24":"2024-11-29 16:58:16","obj":{}}`)
+		`"n":1706600000000,"b24":"2024-11-29 16:58:16","obj":{},"mars":"Mars/Olympus","local":"Local","plus25":"+25:00","empty":""}`)
 	tests := []struct{ src, want string }{
 		{`from_unix_ms(res.body.zero)`, "is the field missing"},
 		{`from_unix_ms(res.body.missing)`, "no timestamp"},
@@ -124,13 +138,14 @@ func TestTimeHelpersRuntimeErrors(t *testing.T) {
 		{`format_date(res.body.text, "2006")`, `cannot read "soon" as a date`},
 		{`format_date(res.body.missing, "2006")`, "no date"},
 		{`format_date(res.body.b24, res.body.n)`, "layout must be text"},
-		{`format_date(res.body.b24, "2006", "Mars/Olympus")`, `unknown time zone "Mars/Olympus"`},
-		{`format_date(res.body.b24, "2006", "Local")`, "name one"},
-		{`format_date(res.body.b24, "2006", "+25:00")`, "UTC offset"},
+		// Zones from data (a literal is checked at load).
+		{`format_date(res.body.b24, "2006", res.body.mars)`, `unknown time zone "Mars/Olympus"`},
+		{`format_date(res.body.b24, "2006", res.body.local)`, "name one"},
+		{`format_date(res.body.b24, "2006", res.body.plus25)`, "UTC offset"},
 		{`format_date(res.body.b24, "2006", res.body.n)`, "time zone must be text"},
 		{`format_date(res.body.b24, "2006", "UTC", "UTC")`, "too many arguments"},
 		{`parse_date(res.body.n)`, "use from_unix_ms"},
-		{`parse_date(res.body.b24, "")`, "name one"},
+		{`parse_date(res.body.b24, res.body.empty)`, "name one"},
 		{`to_unix_ms(res.body.n)`, "to_unix_ms takes a time"},
 		{`date(res.body.n)`, "use from_unix_ms"},
 		{`date(res.body.obj)`, "date takes text"},
