@@ -68,6 +68,9 @@ func (c *Compiler) Compile(src string, env any, want Kind) (*Program, error) {
 	if err := checkKind(prog.Node().Type(), want); err != nil {
 		return nil, err
 	}
+	if err := checkZoneLiterals(src, prog.Node()); err != nil {
+		return nil, err
+	}
 	return &Program{src: src, kind: want, prog: prog}, nil
 }
 

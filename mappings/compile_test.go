@@ -119,7 +119,7 @@ func TestCompileErrors(t *testing.T) {
 		{"string divided", `req.code / 2`, reqEnv, KindDecimal, "mismatched types string and int"},
 		{"helper argument type", `round(req.amount, "2")`, reqEnv, KindDecimal, "round"},
 		{"helper argument count", `truncate(req.code)`, reqEnv, KindString, "truncate"},
-		{"format_date of a string", `format_date("2024-03-30", "2006")`, reqEnv, KindString, "format_date"},
+		{"format_date of an amount", `format_date(req.amount, "2006")`, reqEnv, KindString, "format_date"},
 		{"too big", "1" + strings.Repeat(" + 1", maxNodes), reqEnv, KindAny, "exceeds maximum allowed nodes"},
 	}
 	for _, tt := range tests {

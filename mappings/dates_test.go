@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +110,38 @@ func TestFormatBill24Date(t *testing.T) {
 		if got, err := FormatBill24Date(in); err == nil {
 			t.Errorf("FormatBill24Date(%#v) = %q, want an error", in, got)
 		}
+	}
+}
+
+func TestFromUnixMs(t *testing.T) {
+	want := time.Date(2024, 1, 30, 7, 33, 20, 0, time.UTC)
+	for _, in := range []any{1706600000000, int64(1706600000000), uint64(1706600000000), json.Number("1706600000000"),
+		MustDecimal("1706600000000.000"), " 1706600000000 "} {
+		got, err := FromUnixMs(in)
+		if err != nil || !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("FromUnixMs(%#v) = %v, %v, want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []any{nil, 0, -1, 1706600000, int64(minUnixMs - 1), int64(maxUnixMs + 1), 1706600000000.0, MustDecimal("1.5"), "", "1e3", "soon", true, want, []any{}} {
+		if got, err := FromUnixMs(in); err == nil {
+			t.Errorf("FromUnixMs(%#v) = %v, want an error", in, got)
+		}
+	}
+	if got, err := FromUnixMs(int64(maxUnixMs)); err != nil || got.Year() != 9999 {
+		t.Errorf("FromUnixMs(max) = %v, %v", got, err)
+	}
+	if got, err := FromUnixMs(int64(minUnixMs)); err != nil || !got.Equal(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("FromUnixMs(min) = %v, %v", got, err)
+	}
+	if got := ToUnixMs(want); got != 1706600000000 {
+		t.Errorf("ToUnixMs = %d", got)
+	}
+}
+
+// Bill24's token expiry carries seven fractional digits and a zone.
+func TestParseDateBill24TokenExpiry(t *testing.T) {
+	got, err := ParseDate("2025-03-03T16:58:46.9386571+07:00", time.UTC)
+	if err != nil || !got.Equal(time.Date(2025, 3, 3, 9, 58, 46, 938657100, time.UTC)) {
+		t.Errorf("got %v, %v", got, err)
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"unicode"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/file"
 )
 
 // AsDecimal converts what a mapping produced into an exact amount: a Decimal,
@@ -127,14 +130,56 @@ func functionOptions(exps Exponents) []expr.Option {
 		expr.Function("bill24_date", func(p ...any) (any, error) {
 			return FormatBill24Date(p[0])
 		}, new(func(any) string)),
-		// parse_date(s): a date string as a time; zoneless means Phnom Penh time.
+		// parse_date(s [, zone]): a date as a time. It reads Bill24's
+		// "2024-03-30 10:46:33", ISO 8601 with or without fractional
+		// seconds ("2024-11-29T16:58:16.727168") and RFC 3339 with a zone;
+		// zoneless text is in zone (default Phnom Penh time, +07:00). A time
+		// passes through. QM's unix milliseconds: from_unix_ms.
 		expr.Function("parse_date", func(p ...any) (any, error) {
-			return ParseDate(p[0].(string), PhnomPenh)
-		}, new(func(string) time.Time)),
-		// format_date(t, layout): a time in Go layout, in Phnom Penh time.
+			loc, err := zoneArg(p, 1)
+			if err != nil {
+				return nil, err
+			}
+			return AsTime(p[0], loc)
+		}, new(func(time.Time, ...string) time.Time), new(func(string, ...string) time.Time)),
+		// format_date(t, layout [, zone]): a time, or a date parse_date
+		// reads, in Go layout ("2006-01-02 15:04:05") in zone (default
+		// Phnom Penh time). zone is where the date is written: zoneless
+		// text is read as parse_date reads it, in Phnom Penh time (Bill24's
+		// dates); for another zone, parse_date(s, zone) first.
 		expr.Function("format_date", func(p ...any) (any, error) {
-			return p[0].(time.Time).In(PhnomPenh).Format(p[1].(string)), nil
-		}, new(func(time.Time, string) string)),
+			loc, err := zoneArg(p, 2)
+			if err != nil {
+				return nil, err
+			}
+			t, err := AsTime(p[0], PhnomPenh)
+			if err != nil {
+				return nil, err
+			}
+			layout, ok := p[1].(string)
+			if !ok {
+				return nil, fmt.Errorf("format_date: the layout must be text, got %T", p[1])
+			}
+			return t.In(loc).Format(layout), nil
+		}, new(func(string, string, ...string) string), new(func(time.Time, string, ...string) string)),
+		// from_unix_ms(n): a unix time in milliseconds (QM's dateTime and
+		// expiredOn) as a time. Typed so that a float (req.dateTime / 1000)
+		// or text is refused at load.
+		expr.Function("from_unix_ms", func(p ...any) (any, error) {
+			return FromUnixMs(p[0])
+		}, new(func(Decimal) time.Time), new(func(int) time.Time)),
+		// to_unix_ms(t): a time in unix milliseconds, as QM writes times.
+		expr.Function("to_unix_ms", func(p ...any) (any, error) {
+			t, ok := p[0].(time.Time)
+			if !ok {
+				return nil, fmt.Errorf("to_unix_ms takes a time (parse_date, from_unix_ms), got %T", p[0])
+			}
+			return int(ToUnixMs(t)), nil
+		}, new(func(time.Time) int)),
+		// date(...): expr's own, with its argument types declared so that
+		// date(req.dateTime / 1000) is refused at load rather than failing
+		// on every payment; a number gets a hint to use from_unix_ms.
+		typedDate(),
 		// truncate(s, n): at most n characters (not bytes: Khmer stays whole).
 		expr.Function("truncate", func(p ...any) (any, error) {
 			return truncateRunes(p[0].(string), p[1].(int)), nil
@@ -158,6 +203,99 @@ func functionOptions(exps Exponents) []expr.Option {
 			return nil, nil
 		}),
 	}
+}
+
+// zoneArg is the location named by the optional argument p[i]; default
+// Phnom Penh time, billbridge's zone for dates without one.
+func zoneArg(p []any, i int) (*time.Location, error) {
+	if len(p) <= i {
+		return PhnomPenh, nil
+	}
+	if len(p) > i+1 {
+		return nil, fmt.Errorf("too many arguments: the last one is the time zone")
+	}
+	name, ok := p[i].(string)
+	if !ok {
+		return nil, fmt.Errorf("a time zone must be text, got %T", p[i])
+	}
+	return LoadZone(name)
+}
+
+// checkZoneLiterals makes a time zone written as a literal in format_date,
+// parse_date or date that cannot be loaded an error when the config loads,
+// not on every payment, at the zone's position in src. (A patcher could
+// not do it: the checker drops argument errors once one is installed.)
+func checkZoneLiterals(src string, root ast.Node) error {
+	v := &zoneLiterals{}
+	ast.Walk(&root, v)
+	if v.err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s", oneLine(v.err.Bind(file.NewSource(src)).Error()))
+}
+
+type zoneLiterals struct{ err *file.Error }
+
+// Visit implements ast.Visitor.
+func (z *zoneLiterals) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok || z.err != nil {
+		return
+	}
+	callee, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	at, load := -1, func(name string) error { _, err := LoadZone(name); return err }
+	switch callee.Value {
+	case "format_date":
+		at = 2
+	case "parse_date":
+		at = 1
+	case "date": // expr's own: date(s, layout, zone), zones by IANA name only
+		at = 2
+		load = func(name string) error {
+			if _, err := time.LoadLocation(name); err != nil || name == "" || name == "Local" {
+				return fmt.Errorf("unknown time zone %q (date wants an IANA name such as Asia/Kuala_Lumpur)", truncateText(name, 40))
+			}
+			return nil
+		}
+	}
+	if at < 0 || len(call.Arguments) <= at {
+		return
+	}
+	lit, ok := call.Arguments[at].(*ast.StringNode)
+	if !ok {
+		return
+	}
+	if err := load(lit.Value); err != nil {
+		z.err = &file.Error{Location: lit.Location(), Message: err.Error()}
+	}
+}
+
+// typedDate is expr's date builtin with declared argument types: the
+// builtin accepts any argument when the config loads and then fails on the
+// first payment when it is not text.
+func typedDate() expr.Option {
+	builtinDate := builtin.Builtins[builtin.Index["date"]].Func
+	return expr.Function("date", func(p ...any) (any, error) {
+		texts := p
+		if _, isZone := p[0].(*time.Location); isZone {
+			texts = p[1:]
+		}
+		if len(texts) > 3 {
+			return nil, fmt.Errorf("date takes at most a date, a layout and a zone")
+		}
+		for _, v := range texts {
+			if _, ok := v.(string); !ok {
+				if isNumber(v) {
+					return nil, fmt.Errorf("date takes text, got the number %v: for unix milliseconds (QM's dateTime) use from_unix_ms", v)
+				}
+				return nil, fmt.Errorf("date takes text, got %T", v)
+			}
+		}
+		return builtinDate(p...)
+	}, new(func(*time.Location, string, ...string) time.Time), new(func(string, ...string) time.Time))
 }
 
 func truncateRunes(s string, n int) string {

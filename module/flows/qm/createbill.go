@@ -5,10 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/billbridge/caddy-billbridge/internal/text"
 	"github.com/billbridge/caddy-billbridge/mappings"
 	billbridge "github.com/billbridge/caddy-billbridge/module"
 	wire "github.com/billbridge/caddy-billbridge/module/qm"
@@ -33,6 +38,11 @@ type CreateBill struct {
 	// fields of the legacy system's answer; without it the answer is QM's
 	// bill as QM names its fields.
 	Reply map[string]string `json:"reply,omitempty"`
+
+	// Currency is the currency of the merchant's QM bills, whose places
+	// bound an amount (QM's create request names none; its bills say
+	// which). Default: MYR.
+	Currency string `json:"currency,omitempty"`
 
 	app   *billbridge.App
 	bill  map[string]*mappings.Program
@@ -68,6 +78,14 @@ var billFields = map[string]mappings.Kind{
 	"callback_url": mappings.KindString, "redirect_url": mappings.KindString,
 }
 
+// defaultCurrency is what QM bills in: Quantum Metal is a Malaysian
+// company (protocols.md C) and its create request names no currency.
+const defaultCurrency = "MYR"
+
+// maxMerchantReference bounds the merchant reference, in bytes: it comes
+// back in every callback and redirect, and QM documents no limit.
+const maxMerchantReference = 128
+
 // Default paths of the callback and redirect routes, on the host the
 // legacy system called, when the bill block does not give URLs.
 const (
@@ -93,6 +111,12 @@ func (f *CreateBill) Provision(ctx caddy.Context) error {
 		return err
 	}
 	f.app = app
+	if f.Currency == "" {
+		f.Currency = defaultCurrency
+	}
+	if _, ok := app.Exponents().Exponent(f.Currency); !ok {
+		return fmt.Errorf("currency %q: unknown (add it to the app's currency exponents)", f.Currency)
+	}
 	if f.Bill["amount"] == "" {
 		return errors.New("bill: amount is required")
 	}
@@ -164,7 +188,13 @@ func (f *CreateBill) buildBill(env any, origin string) (wire.CreateBillRequest, 
 		return cb, fmt.Errorf("amount: %w", err)
 	}
 	if cb.Amount.Sign() <= 0 {
-		return cb, fmt.Errorf("amount must be positive, got %s", cb.Amount)
+		return cb, fmt.Errorf("amount must be positive, got %s", text.Truncate(cb.Amount.String(), 40))
+	}
+	// What QM would bill but no callback could post: more places than the
+	// currency has (10.505 MYR: every callback's format_amount fails), or
+	// more integer digits than any bill.
+	if err := f.app.Exponents().CheckAmount("amount", cb.Amount, f.Currency); err != nil {
+		return cb, err
 	}
 	str := func(name, def string) (string, error) {
 		p := f.bill[name]
@@ -180,13 +210,57 @@ func (f *CreateBill) buildBill(env any, origin string) (wire.CreateBillRequest, 
 	if cb.MerchantReference, err = str("merchant_reference", ""); err != nil {
 		return cb, err
 	}
+	if err := checkReference(cb.MerchantReference); err != nil {
+		return cb, fmt.Errorf("merchant_reference: %w", err)
+	}
 	if cb.CallbackURL, err = str("callback_url", origin+defaultCallbackPath); err != nil {
 		return cb, err
+	}
+	if err := checkURL(cb.CallbackURL); err != nil {
+		return cb, fmt.Errorf("callback_url: %w", err)
 	}
 	if cb.RedirectURL, err = str("redirect_url", origin+defaultRedirectPath); err != nil {
 		return cb, err
 	}
+	if err := checkURL(cb.RedirectURL); err != nil {
+		return cb, fmt.Errorf("redirect_url: %w", err)
+	}
 	return cb, nil
+}
+
+// checkReference refuses a merchant reference that would come back in
+// callbacks and redirects as something other than what was meant: control
+// characters (a tab or a newline can turn a redirect built from it into
+// another host), invalid UTF-8, or more than maxMerchantReference bytes.
+func checkReference(ref string) error {
+	switch {
+	case len(ref) > maxMerchantReference:
+		return fmt.Errorf("longer than %d bytes", maxMerchantReference)
+	case !utf8.ValidString(ref):
+		return errors.New("not valid UTF-8")
+	case !text.Printable(ref):
+		return fmt.Errorf("%q holds a control character", text.Truncate(ref, 40))
+	}
+	return nil
+}
+
+// maxURL bounds callback_url and redirect_url, in bytes.
+const maxURL = 2048
+
+// checkURL refuses a callback or redirect URL QM could not use: not an
+// absolute http(s) URL with a host, or with control characters or spaces.
+func checkURL(s string) error {
+	if len(s) > maxURL {
+		return fmt.Errorf("longer than %d bytes", maxURL)
+	}
+	if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) || !utf8.ValidString(s) {
+		return fmt.Errorf("%q holds a control character or a space", text.Clean(s, 64))
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return fmt.Errorf("%q is not an absolute http(s) URL", text.Clean(s, 64))
+	}
+	return nil
 }
 
 // Send creates the bill at QM: the flow's outbound step.

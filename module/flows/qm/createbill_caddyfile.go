@@ -10,6 +10,7 @@ import (
 // UnmarshalCaddyfile sets up the flow. Syntax:
 //
 //	qm_create_bill {
+//		currency <code>
 //		bill {
 //			amount             <value>
 //			merchant_reference <value>
@@ -42,6 +43,18 @@ func (f *CreateBill) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			} else {
 				f.Reply = m
 			}
+		case "currency":
+			if err := seen.Check(d); err != nil {
+				return err
+			}
+			v, err := billbridge.OneArg(d)
+			if err != nil {
+				return err
+			}
+			if !mappings.ValidCurrencyCode(v) {
+				return d.Errf("currency %q: want an ISO 4217 code such as MYR", v)
+			}
+			f.Currency = v
 		default:
 			return d.Errf("unrecognized subdirective '%s' in qm_create_bill", sub)
 		}
