@@ -198,6 +198,8 @@ var errRequestPlaceholder = errors.New("request placeholders ({http.*}, {time.*}
 
 // build runs the call's mappings against env. ctx is the gateway
 // request's: its Caddy replacer fills the headers' request placeholders.
+// A path that the data makes illegal (a consumer code of "..") is a
+// *pathError: the gateway's fault, answered 400, never sent.
 func (cc *CompiledCall) build(ctx context.Context, env any) (legacyRequest, error) {
 	lr := legacyRequest{method: cc.method}
 	vals, bad, err := cc.batch.Run(env)
@@ -206,6 +208,9 @@ func (cc *CompiledCall) build(ctx context.Context, env any) (legacyRequest, erro
 	}
 	if lr.pathQuery, err = mappings.Text(vals[0]); err != nil {
 		return lr, fmt.Errorf("path: %w", err)
+	}
+	if _, err := legacyPath(lr.pathQuery); err != nil {
+		return lr, err
 	}
 	vals = vals[1:]
 	take := func(list []namedProgram) []mappings.Field {

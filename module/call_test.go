@@ -285,3 +285,61 @@ func TestGatewayDataNeverShapesTheQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestBadGatewayDataIs400: data that cannot form a legal legacy path is
+// the gateway's fault: 400 in its envelope, nothing sent, logged at info
+// with the code masked, the claim released for the next delivery.
+func TestBadGatewayDataIs400(t *testing.T) {
+	t.Run("proxy", func(t *testing.T) {
+		env := newCallEnv(t, callApp, "billbridge bill24_proxy {\n\tcall GET ´\"/c/\" + urlpath(req.consumer_code) + \"/bill\"´\n}")
+		for _, code := range []string{"..", "."} {
+			status, body := env.serve(t, `{"consumer_code":"`+code+`"}`, nil)
+			if want := `{"code":400,"message":"a value in the request cannot form a legacy request"`; status != 400 || !strings.HasPrefix(body, want) {
+				t.Errorf("%q: %d %s, want 400 %s…", code, status, body, want)
+			}
+		}
+		checkBadDataLogs(t, env, 2, "/c/..")
+	})
+	t.Run("webhook", func(t *testing.T) {
+		env := newCallEnv(t, callApp, "billbridge bill24_webhook {\n\tcall POST ´\"/customers/\" + urlpath(first(req.customers).customer_code) + \"/payments\"´ {\n\t\tfield ref ´req.id´\n\t}\n}")
+		for i := range 2 {
+			// The same delivery twice: the claim was released, so the
+			// second is judged afresh (400 again), not held in flight.
+			status, body := env.serve(t, webhookPayload("bad-1", ".."), nil)
+			if status != 400 || !strings.Contains(body, "a value in the request cannot form a legacy request") {
+				t.Errorf("delivery %d: %d %s", i+1, status, body)
+			}
+		}
+		checkBadDataLogs(t, env, 2, "/customers/..")
+	})
+}
+
+func checkBadDataLogs(t *testing.T, env *callEnv, n int, raw string) {
+	t.Helper()
+	if c := env.calls(); c != 0 {
+		t.Errorf("the legacy API got %d calls, want none", c)
+	}
+	lines := env.logs.FilterMessage("gateway event").All()
+	if len(lines) != n {
+		t.Fatalf("%d gateway event lines, want %d", len(lines), n)
+	}
+	for _, l := range lines {
+		f := l.ContextMap()
+		if l.Level != zapcore.InfoLevel || f["outcome"] != "bad_data" || f["status"] != int64(400) {
+			t.Errorf("logged %s %v, want info, outcome bad_data, status 400", l.Level, f)
+		}
+		if _, ok := f["error"]; ok {
+			t.Errorf("logged an error field: %v", f)
+		}
+		for k, v := range f {
+			if s, ok := v.(string); ok && (strings.Contains(s, raw) || s == "..") {
+				t.Errorf("field %s logs the raw value: %q", k, s)
+			}
+		}
+	}
+	for _, l := range env.logs.All() {
+		if l.Level >= zapcore.ErrorLevel {
+			t.Errorf("logged at %s: %s %v", l.Level, l.Message, l.ContextMap())
+		}
+	}
+}
