@@ -274,23 +274,12 @@ func ParseCall(d *caddyfile.Dispenser, chk *ExprChecker, lookup bool) (*Call, st
 }
 
 // checkCallSetting refuses, with the line, the placeholders that would not
-// work: any inside an expression, a request placeholder outside a header.
-// {env.*} and {file.*} are left for the config load to resolve (and
-// refuse if unset): the adapted JSON never holds a secret.
+// work (placeholderProblem). {env.*} and {file.*} are left for the config
+// load to resolve (and refuse if unset): the adapted JSON never holds a
+// secret.
 func checkCallSetting(d *caddyfile.Dispenser, src string, header bool) error {
-	lit, ok := literalOf(src)
-	if !ok {
-		if p := placeholderIn(src); p != "" {
-			return d.Errf("%s is not replaced inside an expression; give the whole value as a literal, outside backticks", p)
-		}
-		return nil
-	}
-	if !header {
-		for _, key := range placeholderKeys(lit) {
-			if requestPlaceholder(key) {
-				return d.Errf("{%s}: %v", key, errRequestPlaceholder)
-			}
-		}
+	if err := placeholderProblem(src, header); err != nil {
+		return d.Err(err.Error())
 	}
 	return nil
 }

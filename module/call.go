@@ -171,19 +171,16 @@ func validMethod(m string) bool {
 // for resolveRequest, and refused elsewhere); an expression must hold no
 // placeholder, which nothing would replace.
 func prepareSetting(src string, header bool) (string, bool, error) {
+	if err := placeholderProblem(src, header); err != nil {
+		return "", false, err
+	}
 	lit, ok := literalOf(src)
 	if !ok {
-		if p := placeholderIn(src); p != "" {
-			return "", false, fmt.Errorf("%s is not replaced inside an expression; give the whole value as a literal, outside backticks", p)
-		}
 		return src, false, nil
 	}
 	v, perRequest, err := resolveAtLoad(lit)
 	if err != nil {
 		return "", false, err
-	}
-	if perRequest && !header {
-		return "", false, errRequestPlaceholder
 	}
 	if header && strings.ContainsAny(v, "\r\n") {
 		return "", false, errors.New("the value has a line break")
@@ -193,8 +190,6 @@ func prepareSetting(src string, header bool) (string, bool, error) {
 	}
 	return strconv.Quote(v), perRequest, nil
 }
-
-var errRequestPlaceholder = errors.New("request placeholders ({http.*}, {time.*}) are resolved per request only in header values")
 
 // build runs the call's mappings against env. ctx is the gateway
 // request's: its Caddy replacer fills the headers' request placeholders.

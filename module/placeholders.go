@@ -2,6 +2,7 @@ package billbridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -92,6 +93,29 @@ func resolveLegacyHeader(name, v string) (string, error) {
 	}
 	return out, nil
 }
+
+// placeholderProblem says why the placeholders of a call setting would not
+// work: any inside an expression (nothing replaces them there), a request
+// placeholder outside a header.
+func placeholderProblem(src string, header bool) error {
+	lit, ok := literalOf(src)
+	if !ok {
+		if p := placeholderIn(src); p != "" {
+			return fmt.Errorf("%s is not replaced inside an expression; give the whole value as a literal, outside backticks", p)
+		}
+		return nil
+	}
+	if !header {
+		for _, key := range placeholderKeys(lit) {
+			if requestPlaceholder(key) {
+				return fmt.Errorf("{%s}: %w", key, errRequestPlaceholder)
+			}
+		}
+	}
+	return nil
+}
+
+var errRequestPlaceholder = errors.New("request placeholders ({http.*}, {time.*}) are resolved per request only in header values")
 
 // placeholderKeys lists the placeholders in s, resolving none.
 func placeholderKeys(s string) []string {
