@@ -2,6 +2,7 @@ package billbridge
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
 
 	"github.com/billbridge/caddy-billbridge/internal/text"
 	"github.com/billbridge/caddy-billbridge/mappings"
@@ -160,9 +163,22 @@ func ParseCall(d *caddyfile.Dispenser, chk *ExprChecker, lookup bool) (*Call, st
 	if !d.NextArg() {
 		return nil, "", d.ArgErr()
 	}
-	c.Path = ExprOrLiteral(d)
+	var err error
+	if c.Path, err = ExprOrLiteral(d); err != nil {
+		return nil, "", err
+	}
 	if err := chk.Request(d, c.Path, mappings.KindString); err != nil {
 		return nil, "", err
+	}
+	if err := checkCallSetting(d, c.Path, false); err != nil {
+		return nil, "", err
+	}
+	if lit, ok := literalOf(c.Path); !ok || !strings.Contains(lit, "{") {
+		// A literal with placeholders is checked once they are resolved,
+		// when the config loads.
+		if err := checkPathExpr(c.Path); err != nil {
+			return nil, "", d.Errf("%s path: %v", name, err)
+		}
 	}
 	if d.NextArg() {
 		return nil, "", d.ArgErr()
@@ -184,7 +200,14 @@ func ParseCall(d *caddyfile.Dispenser, chk *ExprChecker, lookup bool) (*Call, st
 			if !d.NextArg() {
 				return nil, "", d.ArgErr()
 			}
-			ne := NamedExpr{Name: key, Expr: ExprOrLiteral(d)}
+			expr, err := ExprOrLiteral(d)
+			if err != nil {
+				return nil, "", err
+			}
+			ne := NamedExpr{Name: key, Expr: expr}
+			if err := checkCallSetting(d, ne.Expr, sub == "header"); err != nil {
+				return nil, "", err
+			}
 			if d.NextArg() {
 				return nil, "", d.ArgErr()
 			}
@@ -231,6 +254,9 @@ func ParseCall(d *caddyfile.Dispenser, chk *ExprChecker, lookup bool) (*Call, st
 			if err := chk.Request(d, v, mappings.KindAny); err != nil {
 				return nil, "", err
 			}
+			if err := checkCallSetting(d, v, false); err != nil {
+				return nil, "", err
+			}
 			c.Body = v
 		case "found":
 			if !lookup {
@@ -260,6 +286,17 @@ func ParseCall(d *caddyfile.Dispenser, chk *ExprChecker, lookup bool) (*Call, st
 	return &c, found, nil
 }
 
+// checkCallSetting refuses, with the line, the placeholders that would not
+// work (placeholderProblem). {env.*} and {file.*} are left for the config
+// load to resolve (and refuse if unset): the adapted JSON never holds a
+// secret.
+func checkCallSetting(d *caddyfile.Dispenser, src string, header bool) error {
+	if err := placeholderProblem(src, header); err != nil {
+		return d.Err(err.Error())
+	}
+	return nil
+}
+
 // OneArg reads exactly one argument.
 func OneArg(d *caddyfile.Dispenser) (string, error) {
 	if !d.NextArg() {
@@ -274,13 +311,89 @@ func OneArg(d *caddyfile.Dispenser) (string, error) {
 
 // ExprOrLiteral returns the current token as an expression: as written if
 // it was in backticks or a heredoc, else as a quoted string literal.
-func ExprOrLiteral(d *caddyfile.Dispenser) string {
+//
+// A bare or double-quoted value that reads as an expression (req.amount,
+// urlquery(req.id), "res.status == 200", 'USD') is an error: sent as its
+// own text it would validate and then post the words "req.amount". Text
+// that merely has dots, slashes or dashes (application/json, no-cache,
+// 2024-01-01, shop.example.com, {env.X}) is a literal. For the text of an
+// expression-like value, write a string inside backticks: `"req.amount"`.
+func ExprOrLiteral(d *caddyfile.Dispenser) (string, error) {
 	raw := d.ValRaw()
 	if strings.HasPrefix(raw, "`") || d.Token().Quoted() && raw == d.Val() {
-		return d.Val()
+		return d.Val(), nil
 	}
-	return strconv.Quote(d.Val())
+	if why := readsAsExpr(d.Val()); why != "" {
+		return "", d.Errf("%s reads as an expression (%s), but without backticks it is sent as this text: write `%s` for the expression, or `%s` for the text",
+			text.Truncate(d.Val(), 64), why, text.Truncate(d.Val(), 64), text.Truncate(strconv.Quote(d.Val()), 64))
+	}
+	return strconv.Quote(d.Val()), nil
 }
+
+// readsAsExpr says why a literal value looks like a mapping expression, or
+// returns "". It errs towards literal text: only what no merchant writes
+// as data counts (a req./res. reference, a function call, a comparison, a
+// logic or ?? operator, a ternary, a quoted string, a list or map).
+func readsAsExpr(v string) string {
+	t := strings.TrimSpace(v)
+	for _, root := range []string{"req", "res"} {
+		if strings.HasPrefix(t, root+".") || strings.HasPrefix(t, root+"[") || strings.HasPrefix(t, root+"?.") ||
+			strings.Contains(t, "{"+root+".") {
+			return "it reads " + root
+		}
+	}
+	if m := callPrefix.FindString(t); m != "" {
+		return "a call of " + strings.TrimSuffix(m, "(")
+	}
+	tree, err := parser.Parse(t)
+	if err != nil {
+		return ""
+	}
+	why := ""
+	switch tree.Node.(type) {
+	case *ast.StringNode:
+		return "a quoted string"
+	case *ast.ArrayNode, *ast.MapNode:
+		return "a list or map"
+	}
+	ast.Walk(&tree.Node, visitor(func(n *ast.Node) {
+		if why != "" {
+			return
+		}
+		switch x := (*n).(type) {
+		case *ast.MemberNode:
+			if id, ok := x.Node.(*ast.IdentifierNode); ok && (id.Value == "req" || id.Value == "res") {
+				why = "it reads " + id.Value
+			}
+		case *ast.CallNode:
+			if id, ok := x.Callee.(*ast.IdentifierNode); ok && strings.Contains(t, id.Value+"(") {
+				why = "a call of " + id.Value
+			}
+		case *ast.BuiltinNode:
+			if strings.Contains(t, x.Name+"(") {
+				why = "a call of " + x.Name
+			}
+		case *ast.ConditionalNode:
+			why = "a ternary"
+		case *ast.BinaryNode:
+			switch x.Operator {
+			case "==", "!=", "<=", ">=", "&&", "||", "??":
+				why = "the operator " + x.Operator
+			case "+":
+				_, l := x.Left.(*ast.StringNode)
+				_, r := x.Right.(*ast.StringNode)
+				if l || r {
+					why = "a string concatenation"
+				}
+			}
+		}
+	}))
+	return why
+}
+
+// callPrefix matches a value that opens with a function call: a name and
+// its parenthesis, as in urlquery(req.id.
+var callPrefix = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\(`)
 
 // ExprChecker compiles expressions while the Caddyfile is parsed, so errors
 // carry the file and line. Provision compiles them again for JSON configs.

@@ -1,8 +1,11 @@
 package billbridge
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/billbridge/caddy-billbridge/mappings"
@@ -10,6 +13,14 @@ import (
 
 // Call describes a legacy API call. Every value but the method is an
 // expression; the Caddyfile turns a bare word into a quoted literal.
+//
+// A value that is one string literal is a literal setting: its {env.*},
+// {file.*} and {system.*} placeholders are resolved when the config loads
+// (an empty one is an error), and in a header value request placeholders
+// ({http.request.header.traceparent}) are resolved for every request; see
+// placeholders.go. The path is checked when the config loads: a literal
+// must be a legal legacy path, and gateway data in an expression must go
+// through urlpath or urlquery (see checkPathExpr).
 type Call struct {
 	// Method is the HTTP method, e.g. GET or POST.
 	Method string `json:"method,omitempty"`
@@ -48,8 +59,9 @@ type CompiledCall struct {
 }
 
 type namedProgram struct {
-	name string
-	prog *mappings.Program
+	name       string
+	prog       *mappings.Program
+	perRequest bool // a literal with request placeholders (headers only)
 }
 
 // CompileCall compiles a call against the request environment env. where
@@ -75,8 +87,14 @@ func CompileCall(c *Call, comp *mappings.Compiler, env any, where string) (*Comp
 	if len(c.Fields) > 0 && c.Body != "" {
 		return nil, fmt.Errorf("%s: use fields or body, not both", where)
 	}
-	var err error
-	if cc.path, err = comp.Compile(c.Path, env, mappings.KindString); err != nil {
+	path, _, err := prepareSetting(c.Path, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s path: %v", where, err)
+	}
+	if cc.path, err = comp.Compile(path, env, mappings.KindString); err != nil {
+		return nil, fmt.Errorf("%s path: %v", where, err)
+	}
+	if err := checkPathExpr(path); err != nil {
 		return nil, fmt.Errorf("%s path: %v", where, err)
 	}
 	compileList := func(list []NamedExpr, what string, kind mappings.Kind) ([]namedProgram, error) {
@@ -90,11 +108,15 @@ func CompileCall(c *Call, comp *mappings.Compiler, env any, where string) (*Comp
 				return nil, fmt.Errorf("%s %s %s: given twice", where, what, ne.Name)
 			}
 			seen[ne.Name] = true
-			p, err := comp.Compile(ne.Expr, env, kind)
+			src, perRequest, err := prepareSetting(ne.Expr, what == "header")
 			if err != nil {
 				return nil, fmt.Errorf("%s %s %s: %v", where, what, ne.Name, err)
 			}
-			out = append(out, namedProgram{ne.Name, p})
+			p, err := comp.Compile(src, env, kind)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s %s: %v", where, what, ne.Name, err)
+			}
+			out = append(out, namedProgram{ne.Name, p, perRequest})
 		}
 		return out, nil
 	}
@@ -115,7 +137,11 @@ func CompileCall(c *Call, comp *mappings.Compiler, env any, where string) (*Comp
 		if cc.encode != mappings.EncodeJSON {
 			return nil, fmt.Errorf("%s: body is for encode json; use fields for %s", where, cc.encode)
 		}
-		if cc.body, err = comp.Compile(c.Body, env, mappings.KindAny); err != nil {
+		body, _, err := prepareSetting(c.Body, false)
+		if err != nil {
+			return nil, fmt.Errorf("%s body: %v", where, err)
+		}
+		if cc.body, err = comp.Compile(body, env, mappings.KindAny); err != nil {
 			return nil, fmt.Errorf("%s body: %v", where, err)
 		}
 	}
@@ -140,8 +166,36 @@ func validMethod(m string) bool {
 	return false
 }
 
-// build runs the call's mappings against env.
-func (cc *CompiledCall) build(env any) (legacyRequest, error) {
+// prepareSetting readies a call setting for compiling: a literal gets its
+// load placeholders resolved (request placeholders are left in a header's,
+// for resolveRequest, and refused elsewhere); an expression must hold no
+// placeholder, which nothing would replace.
+func prepareSetting(src string, header bool) (string, bool, error) {
+	if err := placeholderProblem(src, header); err != nil {
+		return "", false, err
+	}
+	lit, ok := literalOf(src)
+	if !ok {
+		return src, false, nil
+	}
+	v, perRequest, err := resolveAtLoad(lit)
+	if err != nil {
+		return "", false, err
+	}
+	if header && strings.ContainsAny(v, "\r\n") {
+		return "", false, errors.New("the value has a line break")
+	}
+	if v == lit {
+		return src, perRequest, nil
+	}
+	return strconv.Quote(v), perRequest, nil
+}
+
+// build runs the call's mappings against env. ctx is the gateway
+// request's: its Caddy replacer fills the headers' request placeholders.
+// A path that the data makes illegal (a consumer code of "..") is a
+// *pathError: the gateway's fault, answered 400, never sent.
+func (cc *CompiledCall) build(ctx context.Context, env any) (legacyRequest, error) {
 	lr := legacyRequest{method: cc.method}
 	vals, bad, err := cc.batch.Run(env)
 	if err != nil {
@@ -149,6 +203,9 @@ func (cc *CompiledCall) build(env any) (legacyRequest, error) {
 	}
 	if lr.pathQuery, err = mappings.Text(vals[0]); err != nil {
 		return lr, fmt.Errorf("path: %w", err)
+	}
+	if _, err := legacyPath(lr.pathQuery); err != nil {
+		return lr, err
 	}
 	vals = vals[1:]
 	take := func(list []namedProgram) []mappings.Field {
@@ -167,10 +224,15 @@ func (cc *CompiledCall) build(env any) (legacyRequest, error) {
 	}
 	if len(headers) > 0 {
 		lr.header = make(http.Header, len(headers))
-		for _, h := range headers {
+		for i, h := range headers {
 			v, err := mappings.Text(h.Value)
 			if err != nil {
 				return lr, fmt.Errorf("header %s: %w", h.Name, err)
+			}
+			if cc.headers[i].perRequest {
+				if v = resolveRequest(ctx, v); v == "" {
+					continue // e.g. no traceparent on this request: none sent
+				}
 			}
 			if strings.ContainsAny(v, "\r\n") {
 				return lr, fmt.Errorf("header %s: value contains a line break", h.Name)

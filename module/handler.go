@@ -154,7 +154,7 @@ func AppFrom(ctx caddy.Context) (*App, error) {
 // call builds a legacy call from its mappings and sends it. Payment calls
 // carry the gateway's id as the idempotency header.
 func (h *Handler) call(ctx context.Context, cc *CompiledCall, ev *Event, payment bool) Outcome {
-	lr, err := cc.build(ev.Env)
+	lr, err := cc.build(ctx, ev.Env)
 	if err != nil {
 		return Outcome{Err: &mappingError{err}}
 	}

@@ -295,7 +295,9 @@ func TestUnmarshalHandler(t *testing.T) {
 
 // TestUnmarshalHandlerLiteralOrExpression pins the value rule: a bare or
 // double-quoted value is a literal string, a backtick value or a heredoc is
-// an expression.
+// an expression. Text with dots, slashes, dashes, words or placeholders
+// stays text; what reads as an expression is refused (see
+// TestUnmarshalHandlerExprWithoutBackticks).
 func TestUnmarshalHandlerLiteralOrExpression(t *testing.T) {
 	for _, tc := range []struct {
 		value string // as written in the Caddyfile
@@ -306,8 +308,29 @@ func TestUnmarshalHandlerLiteralOrExpression(t *testing.T) {
 		{`"two words"`, `"two words"`},
 		{`""`, `""`},
 		{`42`, `"42"`}, // text, not a number
-		{`req.currency`, `"req.currency"`},
-		{`{env.API_KEY}`, `"{env.API_KEY}"`}, // not a placeholder here
+		{`-5`, `"-5"`},
+		{`true`, `"true"`},
+		{`application/json`, `"application/json"`},
+		{`"text/html; charset=utf-8"`, `"text/html; charset=utf-8"`},
+		{`no-cache`, `"no-cache"`},
+		{`2024-01-01`, `"2024-01-01"`},
+		{`shop.example.com`, `"shop.example.com"`},
+		{`request.id`, `"request.id"`},
+		{`res`, `"res"`},
+		{`"paid via Bill24"`, `"paid via Bill24"`},
+		{`"paid in full"`, `"paid in full"`},
+		{`"cash and card"`, `"cash and card"`},
+		{`"Paid (partial)"`, `"Paid (partial)"`},
+		{`"A & B Co"`, `"A & B Co"`},
+		{`"50% off"`, `"50% off"`},
+		{`"1 + 2"`, `"1 + 2"`},
+		{`!important`, `"!important"`},
+		// Resolved when the config loads, not when it is adapted: the
+		// adapted JSON keeps the placeholder, never the secret.
+		{`{env.API_KEY}`, `"{env.API_KEY}"`},
+		{`"Bearer {file./run/secrets/key}"`, `"Bearer {file./run/secrets/key}"`},
+		{`សួស្តី`, `"សួស្តី"`},
+		{`"ព្រះរាជាណាចក្រកម្ពុជា"`, `"ព្រះរាជាណាចក្រកម្ពុជា"`},
 		{`"say \"hi\""`, `"say \"hi\""`},
 		{`ម៉ោង`, `"ម៉ោង"`},
 		{"´req.currency´", `req.currency`},
@@ -425,6 +448,126 @@ func TestUnmarshalHandlerErrors(t *testing.T) {
 			_, err := cfHandler(tc.input)
 			cfWantErr(t, err, tc.want, tc.line)
 		})
+	}
+}
+
+// TestUnmarshalHandlerExprWithoutBackticks: a value meant as an
+// expression but written without backticks would be sent as its own text
+// (the words "req.amount"); it is refused with its line and the fix.
+func TestUnmarshalHandlerExprWithoutBackticks(t *testing.T) {
+	for _, tc := range []struct {
+		value string // as written after "field f"
+		why   string
+	}{
+		{`req.amount`, "it reads req"},
+		{`req.customers[0]`, "it reads req"},
+		{`res.body.due`, "it reads res"},
+		{`urlquery(req.id)`, "a call of urlquery"},
+		{`urlquery(`, "a call of urlquery"},
+		{`"len(req.customers)"`, "a call of len"},
+		{`"upper(\"x\")"`, "a call of upper"},
+		{`"res.status == 200"`, "it reads res"},
+		{`"status == 200"`, "the operator =="},
+		{`"a && b"`, "the operator &&"},
+		{`"x ?? y"`, "the operator ??"},
+		{`"ok ? 1 : 2"`, "a ternary"},
+		{`'USD'`, "a quoted string"},
+		{`"'USD' + code"`, "a string concatenation"},
+		{`"[1, 2]"`, "a list or map"},
+		{`"/c/{req.consumer_code}"`, "it reads req"},
+		{`"1 + req.amount"`, "it reads req"},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			_, err := cfHandler("billbridge bill24_webhook {\n\tcall POST /p {\n\t\tfield f " + tc.value + "\n\t}\n}")
+			cfWantErr(t, err, "reads as an expression ("+tc.why+"), but without backticks it is sent as this text: write `", 3)
+		})
+	}
+	// Every literal position has the rule: the path, a query, a header,
+	// a reply field.
+	for _, tc := range []struct {
+		input string
+		line  int
+	}{
+		{"billbridge bill24_proxy {\n\tcall GET req.path\n}", 2},
+		{"billbridge bill24_proxy {\n\tcall GET /x {\n\t\tquery code req.consumer_code\n\t}\n}", 3},
+		{"billbridge bill24_proxy {\n\tcall GET /x {\n\t\theader X-Code urlpath(req.consumer_code)\n\t}\n}", 3},
+		{"billbridge bill24_proxy {\n\tcall GET /x\n\treply {\n\t\tdue_amount res.body.due\n\t}\n}", 4},
+		{"billbridge bill24_webhook {\n\tcall POST /x\n\tlookup GET /y {\n\t\theader X-Id req.id\n\t\tfound ´true´\n\t}\n}", 4},
+	} {
+		_, err := cfHandler(tc.input)
+		cfWantErr(t, err, "reads as an expression", tc.line)
+	}
+	// The hint's text form is a literal indeed.
+	h, err := cfHandler("billbridge bill24_webhook {\n\tcall POST /p {\n\t\tfield f ´\"req.amount\"´\n\t}\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := cfFlow(t, h, cfWant{name: "bill24_webhook", flow: &bill24.Webhook{}}).(*bill24.Webhook); f.Call.Fields[0].Expr != `"req.amount"` {
+		t.Errorf("got %s", f.Call.Fields[0].Expr)
+	}
+}
+
+// TestUnmarshalHandlerCallTraps: call settings that would validate and
+// then fail (or misbehave) on the first payment are refused while parsing,
+// with their line.
+func TestUnmarshalHandlerCallTraps(t *testing.T) {
+	for _, tc := range []struct {
+		name, input, want string
+		line              int
+	}{
+		// The path must start with /.
+		{"relative literal path", "billbridge bill24_proxy {\n\tcall GET api/customers\n}", `call path: legacy path "api/customers" must start with /`, 2},
+		{"relative path prefix", "billbridge bill24_proxy {\n\tcall GET ´\"api/\" + urlpath(req.consumer_code)´\n}", "must start with / (with each escaped value as \"x\")", 2},
+		{"path that is one escaped value", "billbridge bill24_proxy {\n\tcall GET ´urlpath(req.consumer_code)´\n}", "must start with /", 2},
+		{"relative lookup path", "billbridge bill24_webhook {\n\tcall POST /x\n\tlookup GET ´\"p?id=\" + urlquery(req.id)´ {\n\t\tfound ´true´\n\t}\n}", "lookup path: legacy path \"p?id=x\" must start with /", 3},
+		{"relative on_failed path", "billbridge qm_callback {\n\tcall POST /paid\n\ton_failed POST failed\n}", "must start with /", 3},
+		{"one branch relative", "billbridge bill24_proxy {\n\tcall GET ´req.consumer_code == \"\" ? \"/a\" : \"b\"´\n}", `legacy path "b" must start with /`, 2},
+		{"host in the path", "billbridge bill24_proxy {\n\tcall GET //evil.example/x\n}", "is not a plain path", 2},
+		{"dot segments", "billbridge bill24_proxy {\n\tcall GET /api/../admin\n}", "has dot segments", 2},
+		{"dot segments in a prefix", "billbridge bill24_proxy {\n\tcall GET ´\"/api/../\" + urlpath(req.consumer_code)´\n}", "has dot segments", 2},
+		{"space in the path", "billbridge bill24_proxy {\n\tcall GET \"/api/a b\"\n}", "is not a plain path", 2},
+		{"fragment in the path", "billbridge bill24_proxy {\n\tcall GET ´\"/c#\" + urlpath(req.consumer_code)´\n}", "is not a plain path", 2},
+
+		// Gateway data must be escaped into a path or query.
+		{"unescaped in the path", "billbridge bill24_proxy {\n\tcall GET ´\"/c/\" + req.consumer_code´\n}", "gateway data `req.consumer_code` in a call path must be escaped: wrap it in urlpath(…) before the ? or urlquery(…) after it", 2},
+		{"unescaped in the query", "billbridge bill24_proxy {\n\tcall GET ´\"/c?code=\" + req.consumer_code´\n}", "must be escaped", 2},
+		{"unescaped after an escaped one", "billbridge bill24_proxy {\n\tcall GET ´\"/c/\" + urlpath(req.consumer_code) + \"?q=\" + text(req.consumer_code)´\n}", "gateway data `text(req.consumer_code)` in a call path must be escaped", 2},
+		{"unescaped in a branch", "billbridge bill24_proxy {\n\tcall GET ´req.consumer_code == \"\" ? \"/a\" : \"/b/\" + req.consumer_code´\n}", "must be escaped", 2},
+		{"unescaped through let", "billbridge bill24_proxy {\n\tcall GET ´let c = req.consumer_code; \"/c/\" + c´\n}", "gateway data `c` in a call path must be escaped", 2},
+		{"the whole path from data", "billbridge bill24_webhook {\n\tcall POST ´req.id´\n}", "gateway data `req.id` in a call path must be escaped", 2},
+		{"urlpath after ?", "billbridge bill24_proxy {\n\tcall GET ´\"/c?code=\" + urlpath(req.consumer_code)´\n}", "after the ? of a call path, escape values with urlquery, not urlpath", 2},
+		{"urlquery in the path", "billbridge bill24_proxy {\n\tcall GET ´\"/c/\" + urlquery(req.consumer_code)´\n}", "in the path part of a call path, escape a segment with urlpath, not urlquery", 2},
+		{"unescaped lookup", "billbridge bill24_webhook {\n\tcall POST /x\n\tlookup GET ´\"/p?id=\" + req.id´ {\n\t\tfound ´true´\n\t}\n}", "must be escaped", 3},
+
+		// Placeholders that nothing would replace.
+		{"placeholder in an expression", "billbridge bill24_proxy {\n\tcall GET /x {\n\t\theader Authorization ´\"Bearer \" + \"{env.TOKEN}\"´\n\t}\n}", "{env.TOKEN} is not replaced inside an expression; give the whole value as a literal, outside backticks", 3},
+		{"placeholder in a path expression", "billbridge bill24_proxy {\n\tcall GET ´\"/{env.TENANT}/c/\" + urlpath(req.consumer_code)´\n}", "{env.TENANT} is not replaced inside an expression", 2},
+		{"placeholder in a body", "billbridge bill24_webhook {\n\tcall POST /x {\n\t\tbody ´{\"key\": \"{env.KEY}\"}´\n\t}\n}", "{env.KEY} is not replaced", 3},
+		{"request placeholder in a query", "billbridge bill24_proxy {\n\tcall GET /x {\n\t\tquery trace {http.request.header.traceparent}\n\t}\n}", "{http.request.header.traceparent}: request placeholders ({http.*}, {time.*}) are resolved per request only in header values", 3},
+		{"request placeholder in a field", "billbridge bill24_webhook {\n\tcall POST /x {\n\t\tfield at \"{time.now.unix}\"\n\t}\n}", "{time.now.unix}: request placeholders", 3},
+		{"request placeholder in the path", "billbridge bill24_proxy {\n\tcall GET /x/{http.request.host}\n}", "{http.request.host}: request placeholders", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := cfHandler(tc.input)
+			cfWantErr(t, err, tc.want, tc.line)
+		})
+	}
+}
+
+// TestUnmarshalHandlerCallPathsAccepted: the escaped forms the errors
+// above point to parse, and so do literal placeholders.
+func TestUnmarshalHandlerCallPathsAccepted(t *testing.T) {
+	for _, src := range []string{
+		"call GET ´\"/c/\" + urlpath(req.consumer_code)´",
+		"call GET ´\"/c?code=\" + urlquery(req.consumer_code) + \"&lang=km\"´",
+		"call GET ´\"/c/\" + urlpath(req.consumer_code) + \"/bills?from=\" + urlquery(req.consumer_code)´",
+		"call GET ´req.consumer_code == \"\" ? \"/all\" : \"/c/\" + urlpath(req.consumer_code)´",
+		"call GET ´\"/c/\" + urlpath(req.consumer_code)´ {\n\t\theader X-Trace {http.request.header.traceparent}\n\t\theader X-Key {env.KEY}\n\t\tquery key \"{file./run/key}\"\n\t}",
+		"call GET /{env.TENANT}/customers",
+	} {
+		if _, err := cfHandler("billbridge bill24_proxy {\n\t" + src + "\n}"); err != nil {
+			t.Errorf("%s: %v", cfTicks(src), err)
+		}
 	}
 }
 

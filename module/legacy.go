@@ -33,7 +33,8 @@ type Legacy struct {
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	// Headers are sent on every legacy call, e.g. an API key. Values may
-	// hold {env.*} placeholders, resolved when the config loads.
+	// hold {env.*} and {file.*} placeholders, resolved when the config
+	// loads; an unset one is an error, never an empty header.
 	Headers map[string]string `json:"headers,omitempty"`
 
 	// MaxResponseSize bounds a legacy answer's body. Default: 1 MiB.
@@ -92,7 +93,11 @@ func (l *Legacy) provision() error {
 	}
 	l.headers = make(http.Header, len(l.Headers))
 	for k, v := range l.Headers {
-		l.headers.Set(k, resolve(v))
+		rv, err := resolveLegacyHeader(k, v)
+		if err != nil {
+			return err
+		}
+		l.headers.Set(k, rv)
 	}
 	return nil
 }
@@ -315,23 +320,9 @@ func classifyCallError(ctx context.Context, err error, connected bool) *callErro
 // The result always has the base's scheme and host: a mapping that tries
 // to name another host, or to climb out of the base path, is refused.
 func (l *Legacy) resolveURL(pathQuery, extraQuery string) (string, error) {
-	if !strings.HasPrefix(pathQuery, "/") {
-		return "", fmt.Errorf("legacy path %q must start with /", truncateForLog(pathQuery))
-	}
-	if strings.HasPrefix(pathQuery, "//") || strings.ContainsAny(pathQuery, "\\#\r\n\t ") {
-		return "", fmt.Errorf("legacy path %q is not a plain path (escape values with urlpath/urlquery)", truncateForLog(pathQuery))
-	}
-	ref, err := url.Parse(pathQuery)
+	ref, err := legacyPath(pathQuery)
 	if err != nil {
-		return "", fmt.Errorf("legacy path: %v", err)
-	}
-	if ref.Scheme != "" || ref.Host != "" || ref.User != nil {
-		return "", fmt.Errorf("legacy path %q names a host", truncateForLog(pathQuery))
-	}
-	for _, seg := range strings.Split(ref.Path, "/") {
-		if seg == ".." || seg == "." {
-			return "", fmt.Errorf("legacy path %q has dot segments", truncateForLog(pathQuery))
-		}
+		return "", err
 	}
 	u := *l.base
 	u.Path = l.base.Path + ref.Path

@@ -64,6 +64,12 @@ type policy struct {
 // Retry-After, in seconds, on every retryable answer.
 const retryAfterSeconds = "5"
 
+// BadData is gateway data that cannot form a legal legacy request (a
+// consumer code of ".." in a path): the gateway's fault, answered 400 in
+// its envelope (for bill24_proxy too: code 400, not a not_found the legacy
+// system never said), logged at info without the value. Nothing was sent.
+const BadData Verdict = "bad_data"
+
 var policies = map[Verdict]policy{
 	Unauthorized:     {status: 401, level: zap.WarnLevel, message: "missing or invalid token"},
 	MethodNotAllowed: {status: 405, level: zap.InfoLevel, message: "method not allowed"},
@@ -91,6 +97,7 @@ var policies = map[Verdict]policy{
 	LegacyFailed:      {status: 502, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseLater, message: "legacy system failed"},
 	LegacyTimeout:     {status: 504, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseLater, message: "legacy system timed out"},
 	LegacyUnreachable: {status: 502, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseClean, message: "legacy system unreachable"},
+	BadData:           {status: 400, level: zap.InfoLevel, settle: releaseClean, message: "a value in the request cannot form a legacy request"},
 	RequestUnmapped:   {status: 500, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseClean, message: "cannot build the legacy request"},
 	AnswerUnreadable:  {status: 502, level: zap.ErrorLevel, event: "billbridge.legacy_failed", settle: releaseLater, message: "cannot read the legacy answer"},
 	LookupFailed:      {status: 503, retryAfter: true, level: zap.WarnLevel, settle: releaseMaybe, message: "temporarily unable to confirm an earlier attempt; retry later"},
@@ -224,6 +231,10 @@ func (h *Handler) answerOf(ev *Event, out Outcome) Result {
 func failedCall(out Outcome) (Result, bool) {
 	if out.Err == nil {
 		return Result{}, false
+	}
+	var pe *pathError
+	if errors.As(out.Err, &pe) {
+		return Result{Verdict: BadData, Detail: "legacy path " + pe.reason}, true
 	}
 	var me *mappingError
 	if errors.As(out.Err, &me) {

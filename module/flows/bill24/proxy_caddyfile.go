@@ -114,7 +114,10 @@ func (f *Proxy) parseReply(d *caddyfile.Dispenser, chk *billbridge.ExprChecker) 
 		if !d.NextArg() {
 			return d.ArgErr()
 		}
-		src := billbridge.ExprOrLiteral(d)
+		src, err := billbridge.ExprOrLiteral(d)
+		if err != nil {
+			return err
+		}
 		if d.NextArg() {
 			return d.ArgErr()
 		}

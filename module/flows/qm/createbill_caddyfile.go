@@ -89,11 +89,13 @@ func parseFields(d *caddyfile.Dispenser, chk *billbridge.ExprChecker, bill bool)
 		if !d.NextArg() {
 			return nil, d.ArgErr()
 		}
-		src := billbridge.ExprOrLiteral(d)
+		src, err := billbridge.ExprOrLiteral(d)
+		if err != nil {
+			return nil, err
+		}
 		if d.NextArg() {
 			return nil, d.ArgErr()
 		}
-		var err error
 		if bill {
 			err = chk.Request(d, src, kind)
 		} else {
