@@ -151,6 +151,9 @@ const (
 	MethodNotAllowed Verdict = "method_not_allowed"
 	TooLarge         Verdict = "too_large"
 	BadRequest       Verdict = "bad_request"
+	// BadData is gateway data that cannot form a legal legacy request
+	// (a consumer code of ".."): the gateway's fault, not the legacy's.
+	BadData Verdict = "bad_data"
 
 	// Verification with the gateway.
 	Verified          Verdict = "verified"

@@ -199,6 +199,9 @@ func (h *Handler) attempt(r *http.Request, ev *Event, uncertain bool) Result {
 func (h *Handler) lookup(ctx context.Context, ev *Event) (bool, *Result) {
 	p := h.profile.Payment
 	out := h.call(context.WithoutCancel(ctx), p.lookup, ev, true)
+	if v, ok := failedCall(out); ok && v.Verdict == BadData {
+		return false, &v // asking again cannot help: the gateway's data is at fault
+	}
 	if out.Err != nil {
 		return false, &Result{Verdict: LookupFailed, Err: out.Err}
 	}

@@ -64,12 +64,6 @@ type policy struct {
 // Retry-After, in seconds, on every retryable answer.
 const retryAfterSeconds = "5"
 
-// BadData is gateway data that cannot form a legal legacy request (a
-// consumer code of ".." in a path): the gateway's fault, answered 400 in
-// its envelope (for bill24_proxy too: code 400, not a not_found the legacy
-// system never said), logged at info without the value. Nothing was sent.
-const BadData Verdict = "bad_data"
-
 var policies = map[Verdict]policy{
 	Unauthorized:     {status: 401, level: zap.WarnLevel, message: "missing or invalid token"},
 	MethodNotAllowed: {status: 405, level: zap.InfoLevel, message: "method not allowed"},
