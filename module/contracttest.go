@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/billbridge/caddy-billbridge/mappings"
 	"github.com/billbridge/caddy-billbridge/module/bill24"
@@ -100,6 +102,10 @@ func runCase(appJSON json.RawMessage, handlers []foundHandler, c *contractCase) 
 		return d, ""
 	}
 	s.PlayLegacy(p.legacy)
+	// The handler's log says why an answer went wrong (a mapping's error):
+	// a failing step shows it under its diff.
+	core, logs := observer.New(zap.InfoLevel)
+	s.Logger = zap.New(core)
 	h, err := s.Handler(found.raw)
 	if err != nil {
 		d.addf("handler %s: %v", found.where(), err)
@@ -115,10 +121,30 @@ func runCase(appJSON json.RawMessage, handlers []foundHandler, c *contractCase) 
 		}
 		rec := httptest.NewRecorder()
 		_ = h.ServeHTTP(rec, req, nil)
+		n := len(d)
 		d = append(d, p.end()...)
 		compareAnswer(&d, step.label(i)+" answer", step.Expect, rec)
+		entries := logs.TakeAll()
+		if len(d) > n {
+			for _, e := range entries {
+				d.addf("%s log: %s", step.label(i), logLine(e))
+			}
+		}
 	}
 	return d, missingKeys(found.raw, p.played)
+}
+
+// logLine is a handler's log entry on one line.
+func logLine(e observer.LoggedEntry) string {
+	var b strings.Builder
+	b.WriteString(e.Level.String() + " " + e.Message)
+	m := e.ContextMap()
+	for _, k := range sortedKeys(m) {
+		if k != "duration" {
+			fmt.Fprintf(&b, " %s=%v", k, m[k])
+		}
+	}
+	return b.String()
 }
 
 // missingKeys says which res.body keys the mappings read that no legacy
