@@ -141,6 +141,11 @@ func loadCase(file string) (*contractCase, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseCase(data, file)
+}
+
+// parseCase decodes and checks a case file's bytes.
+func parseCase(data []byte, file string) (*contractCase, error) {
 	var c contractCase
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields() // a misspelt key must not silently test nothing
