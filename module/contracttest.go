@@ -53,6 +53,17 @@ func ContractTest(cfg []byte, paths []string, w io.Writer) (failed int, err erro
 		return 0, err
 	}
 	handlers := allHandlers(doc.Apps["http"])
+	// Every case's app loads the memory store module, which warns (on
+	// stderr, with a stack: a Standalone's context has no logging config)
+	// each time its shared state is created. Holding that state for the
+	// whole run makes it warn once, not once per case; each case still
+	// gets a store of its own (runCase).
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	var keep store.Memory
+	if err := keep.Provision(ctx); err == nil {
+		defer func() { _ = keep.Cleanup() }()
+	}
 	for _, c := range cases {
 		d, warn := runCase(doc.Apps["billbridge"], handlers, c)
 		status := "PASS"
