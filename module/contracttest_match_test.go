@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
 )
 
 func TestCompareMoney(t *testing.T) {
@@ -79,5 +82,34 @@ func TestBodyKeys(t *testing.T) {
 	got := strings.Join(bodyKeys([]byte(h)), ",")
 	if want := "customer.amt_due,customer.overdue,items,x.y"; got != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// TestCmdContractTest checks the command's exit status: 0 only if every
+// case passes.
+func TestCmdContractTest(t *testing.T) {
+	run := func(args ...string) (int, error) {
+		cmd := &cobra.Command{}
+		cmd.Flags().StringP("config", "c", "", "")
+		cmd.Flags().StringP("adapter", "a", "", "")
+		if err := cmd.Flags().Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return cmdContractTest(caddycmd.Flags{FlagSet: cmd.Flags()})
+	}
+	cfg := filepath.Join("testdata", "contract", "Caddyfile")
+	if code, err := run("--config", cfg, filepath.Join("testdata", "contract", "cases", "proxy_owes.json")); code != 0 || err != nil {
+		t.Errorf("passing case: %d %v", code, err)
+	}
+	broken := filepath.Join(t.TempDir(), "broken.json")
+	src, _ := os.ReadFile(filepath.Join("testdata", "contract", "cases", "proxy_owes.json"))
+	if err := os.WriteFile(broken, []byte(strings.Replace(string(src), `"due_amount": 10.2`, `"due_amount": 10.21`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := run("--config", cfg, broken); code != 1 || err == nil || !strings.Contains(err.Error(), "1 case(s) failed") {
+		t.Errorf("failing case: %d %v", code, err)
+	}
+	if code, err := run("--config", cfg); code != 1 || err == nil {
+		t.Errorf("no cases: %d %v", code, err)
 	}
 }
