@@ -194,7 +194,13 @@ func (c *contractCase) check() error {
 				return fmt.Errorf("step %d: call %d: error %q: want timeout, cut or refused", i+1, j+1, x.Error)
 			}
 		}
-		for _, m := range []string{s.Expect.Match} {
+		matches := []string{s.Expect.Match}
+		for _, x := range append(append([]caseExchange{}, s.Gateway...), s.Legacy...) {
+			if x.Expect != nil {
+				matches = append(matches, x.Expect.Match)
+			}
+		}
+		for _, m := range matches {
 			if m != "" && m != "exact" && m != "subset" {
 				return fmt.Errorf("step %d: match %q: want exact or subset", i+1, m)
 			}

@@ -63,6 +63,7 @@ func TestLoadCaseErrors(t *testing.T) {
 		{"two bodies", `{"handler":{"flow":"x"},"steps":[{"request":{"body":{},"form":{}},"expect":{"status":200}}]}`, "one of payload, body, form"},
 		{"bad error kind", `{"handler":{"flow":"x"},"steps":[{"request":{},"legacy":[{"error":"boom"}],"expect":{"status":200}}]}`, `error "boom"`},
 		{"answer and error", `{"handler":{"flow":"x"},"steps":[{"request":{},"legacy":[{"error":"cut","answer":{}}],"expect":{"status":200}}]}`, "give answer or error"},
+		{"bad match", `{"handler":{"flow":"x"},"steps":[{"request":{},"legacy":[{"expect":{"match":"some"},"answer":{}}],"expect":{"status":200}}]}`, `match "some"`},
 		{"not JSON", `handler: x`, "invalid character"},
 	} {
 		f := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".json")
