@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -340,6 +341,14 @@ func (p *player) next(r *http.Request, kind string, q []caseExchange, n *int) (*
 	*n = i + 1
 	x := q[i]
 	compareCall(&p.d, label, x.Expect, r, body)
+	if x.Error != "refused" {
+		// As a transport does once a connection is handed to the request:
+		// from then on the request may have left, which is how the legacy
+		// client tells a cut or a timeout (uncertain) from a refusal.
+		if tr := httptrace.ContextClientTrace(r.Context()); tr != nil && tr.GotConn != nil {
+			tr.GotConn(httptrace.GotConnInfo{})
+		}
+	}
 	if x.Error != "" {
 		return nil, playedError(x.Error)
 	}
@@ -405,17 +414,21 @@ func cmpOrInt(v, def int) int {
 	return v
 }
 
-// roundTripFunc is an http.RoundTripper of a function.
-type roundTripFunc func(*http.Request) (*http.Response, error)
+// playTransport is an http.RoundTripper of a function. A pointer, not a
+// func type: transports are compared (gateway.Client's tracing wrapper
+// checks whether it wrapped one), and comparing funcs panics.
+type playTransport struct {
+	fn func(*http.Request) (*http.Response, error)
+}
 
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (t *playTransport) RoundTrip(r *http.Request) (*http.Response, error) { return t.fn(r) }
 
 // playGateways gives the app's gateway clients (QM, Bill24 Transaction
 // Verify) a transport that plays fn back instead of sending: the same
 // clients, signing, retries and answer checks, with no network. Call it
 // before provisioning handlers, which take the clients then.
 func (s *Standalone) playGateways(fn func(*http.Request) (*http.Response, error)) error {
-	hc := &http.Client{Transport: roundTripFunc(fn)}
+	hc := &http.Client{Transport: &playTransport{fn}}
 	a := s.App
 	if a.QM != nil {
 		c, err := qm.New(qm.Config{BaseURL: resolve(a.QM.BaseURL), Key: resolve(a.QM.Key), Secret: a.QM.secretValue,
