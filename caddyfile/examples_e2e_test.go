@@ -424,7 +424,10 @@ func TestExampleBill24CheckoutEndToEnd(t *testing.T) {
 	})
 
 	t.Run("bill24_webhook that Bill24 contradicts is never posted", func(t *testing.T) {
+		// Consistent in itself (amount + fee = total), so only Bill24's
+		// own record can tell it is not what was paid.
 		tampered := bytes.Replace(payload, []byte(`"tran_amount": 50000.00`), []byte(`"tran_amount": 5.00`), 1)
+		tampered = bytes.Replace(tampered, []byte(`"total_amount": 50500.00`), []byte(`"total_amount": 505.00`), 1)
 		tampered = bytes.Replace(tampered, []byte(`"tran_id": "174952172035635"`), []byte(`"tran_id": "174952172035636"`), 1)
 		b24.setTxData("174952172035636", strings.Replace(string(payload), "174952172035635", "174952172035636", 1))
 		status, _, body := exchange(t, "POST", "http://localhost:9080/bill24/webhook", host, token, tampered)
