@@ -2,6 +2,7 @@ package billbridge
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -202,7 +203,7 @@ func (c *contractCase) request(cr caseRequest, h *Handler, found foundHandler) (
 	if method == "" {
 		method = h.profile.Methods[0]
 	}
-	path := cmpOr(cr.Path, c.Handler.Path, firstOf(found.paths), "/")
+	path := cmp.Or(cr.Path, c.Handler.Path, firstOf(found.paths), "/")
 	if len(cr.Query) > 0 {
 		q := url.Values{}
 		for k, v := range cr.Query {
@@ -237,7 +238,7 @@ func (c *contractCase) request(cr caseRequest, h *Handler, found foundHandler) (
 		}
 		body, contentType = []byte(f.Encode()), "application/x-www-form-urlencoded"
 	}
-	host := cmpOr(c.Handler.Site, firstOf(found.hosts), "localhost")
+	host := cmp.Or(c.Handler.Site, firstOf(found.hosts), "localhost")
 	req := httptest.NewRequest(method, "http://"+host+path, bytes.NewReader(body))
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -247,15 +248,6 @@ func (c *contractCase) request(cr caseRequest, h *Handler, found foundHandler) (
 	}
 	repl := caddy.NewReplacer()
 	return req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl)), nil
-}
-
-func cmpOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func firstOf(s []string) string {
@@ -354,7 +346,7 @@ func (p *player) next(r *http.Request, kind string, q []caseExchange, n *int) (*
 	}
 	a := x.Answer
 	raw, ct := answerBody(a.Body)
-	resp := response(r, cmpOrInt(a.Status, 200), a.Headers, raw, ct)
+	resp := response(r, cmp.Or(a.Status, 200), a.Headers, raw, ct)
 	if kind == "legacy" && resp.StatusCode < 400 {
 		// Error answers rarely carry the fields a mapping reads: a
 		// not-found case would warn about every one.
@@ -405,13 +397,6 @@ func response(r *http.Request, status int, headers map[string]*string, body []by
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: r,
 	}
-}
-
-func cmpOrInt(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // playTransport is an http.RoundTripper of a function. A pointer, not a

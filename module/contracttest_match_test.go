@@ -89,7 +89,11 @@ func TestBodyKeys(t *testing.T) {
 // TestCmdContractTest checks the command's exit status: 0 only if every
 // case passes.
 func TestCmdContractTest(t *testing.T) {
+	var out strings.Builder
+	contractOut = &out
+	t.Cleanup(func() { contractOut = os.Stdout })
 	run := func(args ...string) (int, error) {
+		out.Reset()
 		cmd := &cobra.Command{}
 		cmd.Flags().StringP("config", "c", "", "")
 		cmd.Flags().StringP("adapter", "a", "", "")
@@ -107,8 +111,9 @@ func TestCmdContractTest(t *testing.T) {
 	if err := os.WriteFile(broken, []byte(strings.Replace(string(src), `"due_amount": 10.2`, `"due_amount": 10.21`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, err := run("--config", cfg, broken); code != 1 || err == nil || !strings.Contains(err.Error(), "1 case(s) failed") {
-		t.Errorf("failing case: %d %v", code, err)
+	if code, err := run("--config", cfg, broken); code != 1 || err == nil || !strings.Contains(err.Error(), "1 case(s) failed") ||
+		!strings.Contains(out.String(), "data.due_amount: want 10.21, got 10.2") {
+		t.Errorf("failing case: %d %v\n%s", code, err, out.String())
 	}
 	if code, err := run("--config", cfg); code != 1 || err == nil {
 		t.Errorf("no cases: %d %v", code, err)
