@@ -23,13 +23,17 @@ var propagator = propagation.TraceContext{}
 // (Caddy's tracing module keeps its provider, not otel's global one); rt
 // itself otherwise. name names the span ("legacy", "qm", "bill24").
 func Transport(ctx context.Context, rt http.RoundTripper, name string) http.RoundTripper {
-	span := trace.SpanFromContext(ctx)
-	if !span.SpanContext().IsValid() {
+	if !Traced(ctx) {
 		return rt
 	}
 	return otelhttp.NewTransport(rt,
-		otelhttp.WithTracerProvider(span.TracerProvider()),
+		otelhttp.WithTracerProvider(trace.SpanFromContext(ctx).TracerProvider()),
 		otelhttp.WithPropagators(propagator),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return name + " " + r.Method }),
 	)
+}
+
+// Traced reports whether ctx carries a span for outbound calls to join.
+func Traced(ctx context.Context) bool {
+	return trace.SpanFromContext(ctx).SpanContext().IsValid()
 }

@@ -105,16 +105,15 @@ func (c *Client) Send(ctx context.Context, req Request) (Response, error) {
 // traced is the client, its transport a child span of the gateway
 // request's span when Caddy's tracing is on.
 func (c *Client) traced(ctx context.Context) *http.Client {
+	if !tracing.Traced(ctx) {
+		return c.hc
+	}
 	rt := c.hc.Transport
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	t := tracing.Transport(ctx, rt, "gateway")
-	if t == rt {
-		return c.hc
-	}
 	hc := *c.hc
-	hc.Transport = t
+	hc.Transport = tracing.Transport(ctx, rt, "gateway")
 	return &hc
 }
 
