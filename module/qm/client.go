@@ -96,13 +96,7 @@ func (c *Client) Cancel(ctx context.Context, billID string) error {
 // without a body signs the empty string, MD5("" + secret): QM documents
 // signing only for bodies, so this is [INFER] (protocols.md C.1).
 func (c *Client) do(ctx context.Context, call, method, path string, body []byte, idempotent bool) (int, []byte, error) {
-	req := gateway.Request{Method: method, URL: c.base + path, Body: body, Header: http.Header{
-		"Content-Type": {"application/json"},
-		"Accept":       {"application/json"},
-		"Key":          {c.key},
-		"Sign":         {Sign(body, c.secret)},
-	}}
-	retry := gateway.Retry{
+	return c.send(ctx, call, method, path, body, idempotent, gateway.Retry{
 		Max: c.maxRetries, Base: c.backoffBase, Cap: c.backoffMax, MaxRetryAfter: c.maxRetryAfter,
 		Before: func(ctx context.Context) error {
 			if err := c.limiter.Wait(ctx); err != nil {
@@ -110,7 +104,17 @@ func (c *Client) do(ctx context.Context, call, method, path string, body []byte,
 			}
 			return nil
 		},
-	}
+	})
+}
+
+// send sends a request under retry, QM's way: signed, its answer judged.
+func (c *Client) send(ctx context.Context, call, method, path string, body []byte, idempotent bool, retry gateway.Retry) (int, []byte, error) {
+	req := gateway.Request{Method: method, URL: c.base + path, Body: body, Header: http.Header{
+		"Content-Type": {"application/json"},
+		"Accept":       {"application/json"},
+		"Key":          {c.key},
+		"Sign":         {Sign(body, c.secret)},
+	}}
 	resp, err := c.gw.Do(ctx, req, retry, func(resp gateway.Response, err error) (bool, error) {
 		switch {
 		case err != nil:

@@ -105,6 +105,10 @@ type Client struct {
 	gw         *gateway.Client
 	// requeries shares one Requery among concurrent callers for a bill.
 	requeries gateway.Flight[Bill]
+	// pages are RequeryForPage's: their own flights (they may be refused
+	// a token, which a callback sharing them must not be) and a cache.
+	pageFlights gateway.Flight[Bill]
+	pages       pageCache
 
 	// Retry backoff without Retry-After: exponential from backoffBase,
 	// capped at backoffMax, with jitter. Tests shorten them.

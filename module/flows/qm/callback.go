@@ -176,7 +176,13 @@ func (f *Callback) Verify(ctx context.Context, ev *billbridge.Event) billbridge.
 // requery asks QM for a bill. For a browser (page), an unknown bill is
 // the link's fault (400); for a callback it contradicts the message.
 func requery(ctx context.Context, app *billbridge.App, id string, page bool) (wire.Bill, *billbridge.Result) {
-	bill, err := app.QMClient().Requery(ctx, id)
+	requery := app.QMClient().Requery
+	if page {
+		// Second to payments: a flood of redirects cannot spend the
+		// callbacks' rate budget.
+		requery = app.QMClient().RequeryForPage
+	}
+	bill, err := requery(ctx, id)
 	if err == nil {
 		return bill, nil
 	}
