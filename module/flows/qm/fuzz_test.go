@@ -176,11 +176,12 @@ func FuzzRedirectQuery(f *testing.F) {
 				t.Fatalf("billId %q: %d after %d Requery calls, want 400 before any", id, w.Code, n)
 			}
 		case id == "B1":
-			if w.Code != 302 || w.Header().Get("Location") != "/orders/ORD-1?paid=true" || n != 1 {
+			// At most one Requery: a page's answer is cached briefly.
+			if w.Code != 302 || w.Header().Get("Location") != "/orders/ORD-1?paid=true" || n > 1 {
 				t.Fatalf("billId B1: %d Location %q, %d calls", w.Code, w.Header().Get("Location"), n)
 			}
 		default:
-			if w.Code != 400 || w.Header().Get("Location") != "" || n != 1 {
+			if w.Code != 400 || w.Header().Get("Location") != "" || n > 1 {
 				t.Fatalf("unknown billId %q: %d Location %q, %d calls", id, w.Code, w.Header().Get("Location"), n)
 			}
 		}
