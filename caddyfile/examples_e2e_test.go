@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
-
 	"github.com/billbridge/caddy-billbridge/internal/redistest"
 	"github.com/billbridge/caddy-billbridge/mappings"
 )
@@ -215,7 +213,7 @@ func TestExampleQuickstartEndToEnd(t *testing.T) {
 	t.Setenv("BILL24_TOKEN", "demo-token")
 	t.Setenv("QUICKSTART_PORT", "9080")
 	t.Setenv("QUICKSTART_LEGACY", strings.TrimPrefix(legacy.srv.URL, "http://"))
-	initServer(t, caddytest.NewTester(t), exampleConfig(t, "quickstart"))
+	initServer(t, newTester(t), exampleConfig(t, "quickstart"))
 	token := map[string]string{"token": "demo-token"}
 
 	t.Run("bill24_proxy answers what the customer owes", func(t *testing.T) {
@@ -296,7 +294,7 @@ func TestExampleQMEndToEnd(t *testing.T) {
 	t.Setenv("QM_KEY", qmKey)
 	t.Setenv("QM_SECRET", qmSecret)
 	t.Setenv("REDIS_URL", "redis://"+redistest.Addr(t))
-	initServer(t, caddytest.NewTester(t), exampleConfig(t, "qm",
+	initServer(t, newTester(t), exampleConfig(t, "qm",
 		"http://127.0.0.1:8081", legacy.srv.URL,
 		"https://api.quantummetal.example", qm.srv.URL,
 		"pay.example.com {", "http://pay.example.com:9080 {",
@@ -388,7 +386,7 @@ func TestExampleBill24CheckoutEndToEnd(t *testing.T) {
 	t.Setenv("BILL24_SECRET", "b24-secret")
 	t.Setenv("BILL24_MERCHANT_TOKEN", "merchant-token")
 	t.Setenv("REDIS_URL", "redis://"+redistest.Addr(t))
-	initServer(t, caddytest.NewTester(t), exampleConfig(t, "bill24-checkout",
+	initServer(t, newTester(t), exampleConfig(t, "bill24-checkout",
 		"http://127.0.0.1:8081", legacy.srv.URL,
 		"https://merchantapi.bill24.io", b24.srv.URL,
 		"pay.example.com {", "http://pay.example.com:9080 {",

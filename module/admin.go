@@ -87,7 +87,7 @@ func (adminAPI) event(w http.ResponseWriter, r *http.Request) error {
 	key = strings.Join(parts, ":")
 	rec, found, err := (*s).Get(r.Context(), key)
 	if err != nil {
-		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("store: %v", err)}
+		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("store: %w", err)}
 	}
 	if !found {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no record of %s (never seen, or older than retention)", key)}

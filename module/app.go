@@ -90,7 +90,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	mod, err := ctx.LoadModule(a, "StoreRaw")
 	if err != nil {
-		return fmt.Errorf("loading store: %v", err)
+		return fmt.Errorf("loading store: %w", err)
 	}
 	b, ok := mod.(interface{ Backend() store.Store })
 	if !ok {
@@ -100,20 +100,20 @@ func (a *App) Provision(ctx caddy.Context) error {
 
 	if a.Legacy != nil {
 		if err := a.Legacy.provision(); err != nil {
-			return fmt.Errorf("legacy: %v", err)
+			return fmt.Errorf("legacy: %w", err)
 		}
 		if err := a.Legacy.provisionTransport(ctx); err != nil {
-			return fmt.Errorf("legacy: %v", err)
+			return fmt.Errorf("legacy: %w", err)
 		}
 	}
 	if a.Bill24 != nil {
 		if err := a.Bill24.provision(); err != nil {
-			return fmt.Errorf("bill24: %v", err)
+			return fmt.Errorf("bill24: %w", err)
 		}
 	}
 	if a.QM != nil {
 		if err := a.QM.provision(); err != nil {
-			return fmt.Errorf("qm: %v", err)
+			return fmt.Errorf("qm: %w", err)
 		}
 	}
 	return nil

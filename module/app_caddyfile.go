@@ -1,6 +1,7 @@
 package billbridge
 
 import (
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -210,7 +211,7 @@ func parseLegacy(d *caddyfile.Dispenser) (*Legacy, error) {
 				return nil, err
 			}
 			n, err := humanize.ParseBytes(v)
-			if err != nil || n == 0 {
+			if err != nil || n == 0 || n > math.MaxInt64 {
 				return nil, d.Errf("legacy max_response_size: invalid size %q", v)
 			}
 			l.MaxResponseSize = int64(n)

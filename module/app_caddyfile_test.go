@@ -166,6 +166,8 @@ func TestUnmarshalGlobalErrors(t *testing.T) {
 		{"legacy header without value", "billbridge {\n\tlegacy http://a {\n\t\theader A\n\t}\n}", "wrong argument count", 3},
 		{"bad legacy timeout", "billbridge {\n\tlegacy http://a {\n\t\ttimeout forever\n\t}\n}", `legacy timeout: invalid duration "forever"`, 3},
 		{"bad legacy max_response_size", "billbridge {\n\tlegacy http://a {\n\t\tmax_response_size huge\n\t}\n}", `legacy max_response_size: invalid size "huge"`, 3},
+		// 10EB fits a uint64 but not the int64 the limit is kept in.
+		{"legacy max_response_size past int64", "billbridge {\n\tlegacy http://a {\n\t\tmax_response_size 10EB\n\t}\n}", `legacy max_response_size: invalid size "10EB"`, 3},
 		{"duplicate bill24", "billbridge {\n\tbill24 {\n\t\ttoken a\n\t}\n\tbill24 {\n\t\ttoken b\n\t}\n}", "bill24 already specified", 5},
 		{"bill24 without token", "billbridge {\n\tbill24 {\n\t}\n}", "bill24: at least one token is required", 3},
 		{"bill24 without block", "billbridge {\n\tbill24\n}", "bill24: at least one token is required", 2},

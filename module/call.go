@@ -89,13 +89,13 @@ func CompileCall(c *Call, comp *mappings.Compiler, env any, where string) (*Comp
 	}
 	path, _, err := prepareSetting(c.Path, false)
 	if err != nil {
-		return nil, fmt.Errorf("%s path: %v", where, err)
+		return nil, fmt.Errorf("%s path: %w", where, err)
 	}
 	if cc.path, err = comp.Compile(path, env, mappings.KindString); err != nil {
-		return nil, fmt.Errorf("%s path: %v", where, err)
+		return nil, fmt.Errorf("%s path: %w", where, err)
 	}
 	if err := checkPathExpr(path); err != nil {
-		return nil, fmt.Errorf("%s path: %v", where, err)
+		return nil, fmt.Errorf("%s path: %w", where, err)
 	}
 	compileList := func(list []NamedExpr, what string, kind mappings.Kind) ([]namedProgram, error) {
 		out := make([]namedProgram, 0, len(list))
@@ -110,11 +110,11 @@ func CompileCall(c *Call, comp *mappings.Compiler, env any, where string) (*Comp
 			seen[ne.Name] = true
 			src, perRequest, err := prepareSetting(ne.Expr, what == "header")
 			if err != nil {
-				return nil, fmt.Errorf("%s %s %s: %v", where, what, ne.Name, err)
+				return nil, fmt.Errorf("%s %s %s: %w", where, what, ne.Name, err)
 			}
 			p, err := comp.Compile(src, env, kind)
 			if err != nil {
-				return nil, fmt.Errorf("%s %s %s: %v", where, what, ne.Name, err)
+				return nil, fmt.Errorf("%s %s %s: %w", where, what, ne.Name, err)
 			}
 			out = append(out, namedProgram{ne.Name, p, perRequest})
 		}
@@ -139,10 +139,10 @@ func CompileCall(c *Call, comp *mappings.Compiler, env any, where string) (*Comp
 		}
 		body, _, err := prepareSetting(c.Body, false)
 		if err != nil {
-			return nil, fmt.Errorf("%s body: %v", where, err)
+			return nil, fmt.Errorf("%s body: %w", where, err)
 		}
 		if cc.body, err = comp.Compile(body, env, mappings.KindAny); err != nil {
-			return nil, fmt.Errorf("%s body: %v", where, err)
+			return nil, fmt.Errorf("%s body: %w", where, err)
 		}
 	}
 	progs := []*mappings.Program{cc.path}

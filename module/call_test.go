@@ -140,7 +140,9 @@ func TestCallPlaceholdersAtLoad(t *testing.T) {
 // TestCallPlaceholdersUnsetAreLoadErrors: an unset variable or a missing
 // file is refused when the config loads, named, never sent empty.
 func TestCallPlaceholdersUnsetAreLoadErrors(t *testing.T) {
-	os.Unsetenv("BB_TEST_UNSET")
+	if err := os.Unsetenv("BB_TEST_UNSET"); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("BB_TEST_REL", "api")
 	missing := filepath.Join(t.TempDir(), "nope")
 	for _, tc := range []struct{ name, call, want string }{

@@ -100,7 +100,7 @@ func checkPathExpr(src string) error {
 	}
 	for _, s := range pc.shapes {
 		if _, err := legacyPath(s); err != nil {
-			return fmt.Errorf("%v (with each escaped value as \"x\")", err)
+			return fmt.Errorf("%w (with each escaped value as \"x\")", err)
 		}
 	}
 	return nil

@@ -48,7 +48,7 @@ func ContractTest(cfg []byte, paths []string, w io.Writer) (failed int, err erro
 		Apps map[string]json.RawMessage `json:"apps"`
 	}
 	if err := json.Unmarshal(cfg, &doc); err != nil {
-		return 0, fmt.Errorf("config: %v", err)
+		return 0, fmt.Errorf("config: %w", err)
 	}
 	cases, err := loadCases(paths)
 	if err != nil {
@@ -73,15 +73,24 @@ func ContractTest(cfg []byte, paths []string, w io.Writer) (failed int, err erro
 			status = "FAIL"
 			failed++
 		}
-		fmt.Fprintf(w, "%s %s: %s\n", status, c.file, c.Name)
+		// A report that could not be written is no report: stop and say so.
+		if _, err := fmt.Fprintf(w, "%s %s: %s\n", status, c.file, c.Name); err != nil {
+			return failed, err
+		}
 		for _, line := range d {
-			fmt.Fprintf(w, "    %s\n", line)
+			if _, err := fmt.Fprintf(w, "    %s\n", line); err != nil {
+				return failed, err
+			}
 		}
 		if warn != "" {
-			fmt.Fprintf(w, "    warning: %s\n", warn)
+			if _, err := fmt.Fprintf(w, "    warning: %s\n", warn); err != nil {
+				return failed, err
+			}
 		}
 	}
-	fmt.Fprintf(w, "%d case(s), %d failed\n", len(cases), failed)
+	if _, err := fmt.Fprintf(w, "%d case(s), %d failed\n", len(cases), failed); err != nil {
+		return failed, err
+	}
 	return failed, nil
 }
 
@@ -219,7 +228,7 @@ func (c *contractCase) request(cr caseRequest, h *Handler, found foundHandler) (
 		if !filepath.IsAbs(file) {
 			file = filepath.Join(c.dir, file)
 		}
-		b, err := os.ReadFile(file)
+		b, err := os.ReadFile(file) //nolint:gosec // G304: the payload file the operator's case file names
 		if err != nil {
 			return nil, err
 		}
@@ -419,7 +428,7 @@ func (s *Standalone) playGateways(fn func(*http.Request) (*http.Response, error)
 		c, err := qm.New(qm.Config{BaseURL: resolve(a.QM.BaseURL), Key: resolve(a.QM.Key), Secret: a.QM.secretValue,
 			Rate: 1000, Burst: 100, HTTPClient: hc})
 		if err != nil {
-			return fmt.Errorf("qm: %v", err)
+			return fmt.Errorf("qm: %w", err)
 		}
 		a.QM.client = c
 	}
@@ -428,7 +437,7 @@ func (s *Standalone) playGateways(fn func(*http.Request) (*http.Response, error)
 		vf, err := bill24.NewVerifier(bill24.VerifyConfig{BaseURL: resolve(v.BaseURL), ClientID: resolve(v.ClientID),
 			Secret: resolve(v.Secret), MerchantToken: resolve(v.MerchantToken), HTTPClient: hc})
 		if err != nil {
-			return fmt.Errorf("bill24 verify: %v", err)
+			return fmt.Errorf("bill24 verify: %w", err)
 		}
 		v.verifier = vf
 	}

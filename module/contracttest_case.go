@@ -137,7 +137,7 @@ func loadCases(args []string) ([]*contractCase, error) {
 }
 
 func loadCase(file string) (*contractCase, error) {
-	data, err := os.ReadFile(file)
+	data, err := os.ReadFile(file) //nolint:gosec // G304: a case file the operator named on the command line
 	if err != nil {
 		return nil, err
 	}
@@ -150,14 +150,14 @@ func parseCase(data []byte, file string) (*contractCase, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields() // a misspelt key must not silently test nothing
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("%s: %v", file, err)
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	c.file, c.dir = file, filepath.Dir(file)
 	if c.Name == "" {
 		c.Name = strings.TrimSuffix(filepath.Base(file), ".json")
 	}
 	if err := c.check(); err != nil {
-		return nil, fmt.Errorf("%s: %v", file, err)
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return &c, nil
 }

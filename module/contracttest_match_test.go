@@ -67,7 +67,7 @@ func TestLoadCaseErrors(t *testing.T) {
 		{"not JSON", `handler: x`, "invalid character"},
 	} {
 		f := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".json")
-		if err := os.WriteFile(f, []byte(tc.src), 0o644); err != nil {
+		if err := os.WriteFile(f, []byte(tc.src), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		_, err := loadCase(f)
@@ -108,7 +108,7 @@ func TestCmdContractTest(t *testing.T) {
 	}
 	broken := filepath.Join(t.TempDir(), "broken.json")
 	src, _ := os.ReadFile(filepath.Join("testdata", "contract", "cases", "proxy_owes.json"))
-	if err := os.WriteFile(broken, []byte(strings.Replace(string(src), `"due_amount": 10.2`, `"due_amount": 10.21`, 1)), 0o644); err != nil {
+	if err := os.WriteFile(broken, []byte(strings.Replace(string(src), `"due_amount": 10.2`, `"due_amount": 10.21`, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if code, err := run("--config", cfg, broken); code != 1 || err == nil || !strings.Contains(err.Error(), "1 case(s) failed") ||

@@ -53,7 +53,7 @@ func cmdDryRun(fl caddycmd.Flags) (int, error) {
 	case "-":
 		payload, err = io.ReadAll(os.Stdin)
 	default:
-		payload, err = os.ReadFile(p)
+		payload, err = os.ReadFile(p) //nolint:gosec // G304: the payload file the operator named with --payload
 	}
 	if err != nil {
 		return 1, err
@@ -74,7 +74,7 @@ func DryRun(cfg []byte, flow string, n int, payload []byte, w io.Writer) error {
 		Apps map[string]json.RawMessage `json:"apps"`
 	}
 	if err := json.Unmarshal(cfg, &doc); err != nil {
-		return fmt.Errorf("config: %v", err)
+		return fmt.Errorf("config: %w", err)
 	}
 	var found []json.RawMessage
 	findHandlers(doc.Apps["http"], flow, &found)
@@ -101,14 +101,20 @@ func DryRun(cfg []byte, flow string, n int, payload []byte, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%s %s\n", req.Method, req.URL)
+	// The printed request is the dry run's whole output: a failed write
+	// is the run's error.
+	if _, err := fmt.Fprintf(w, "%s %s\n", req.Method, req.URL); err != nil {
+		return err
+	}
 	keys := make([]string, 0, len(req.Header))
 	for k := range req.Header {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(w, "%s: %s\n", k, strings.Join(req.Header[k], ", "))
+		if _, err := fmt.Fprintf(w, "%s: %s\n", k, strings.Join(req.Header[k], ", ")); err != nil {
+			return err
+		}
 	}
 	if req.Body != nil {
 		body, err := io.ReadAll(req.Body)
@@ -116,7 +122,9 @@ func DryRun(cfg []byte, flow string, n int, payload []byte, w io.Writer) error {
 			return err
 		}
 		if len(body) > 0 {
-			fmt.Fprintf(w, "\n%s\n", body)
+			if _, err := fmt.Fprintf(w, "\n%s\n", body); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -133,7 +141,7 @@ func (h *Handler) dryRun(payload []byte) (*http.Request, error) {
 	r, _ := http.NewRequest(http.MethodPost, "http://dry-run/", bytes.NewReader(payload))
 	ev, err := h.flow.Decode(r, payload)
 	if err != nil {
-		return nil, fmt.Errorf("the gateway would be answered 400: %v", err)
+		return nil, fmt.Errorf("the gateway would be answered 400: %w", err)
 	}
 	if _, ok := h.flow.(Sender); ok || ev.Call == nil {
 		return nil, fmt.Errorf("%s makes no legacy call of its own", h.name)

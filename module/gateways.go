@@ -84,7 +84,7 @@ func (v *Bill24Verify) provision() error {
 		return pooled{vf}, err
 	})
 	if err != nil {
-		return fmt.Errorf("verify: %v", err)
+		return fmt.Errorf("verify: %w", err)
 	}
 	v.verifier = p.(pooled).v.(*bill24.Verifier)
 	return nil

@@ -98,7 +98,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	mod, err := ctx.LoadModule(h, "FlowRaw")
 	if err != nil {
-		return fmt.Errorf("loading flow: %v", err)
+		return fmt.Errorf("loading flow: %w", err)
 	}
 	f, ok := mod.(Flow)
 	if !ok {
@@ -127,7 +127,7 @@ func validNamespace(s string) bool {
 		return false
 	}
 	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'; !ok {
 			return false
 		}
 	}

@@ -339,10 +339,3 @@ func (l *Legacy) resolveURL(pathQuery, extraQuery string) (string, error) {
 	}
 	return u.String(), nil
 }
-
-func truncateForLog(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
-}

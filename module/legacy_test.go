@@ -63,7 +63,7 @@ func newBookingStub(t *testing.T) *bookingStub {
 	s.wg.Add(1)
 	go s.serve()
 	t.Cleanup(func() {
-		ln.Close()
+		_ = ln.Close()
 		s.wg.Wait()
 	})
 	return s
@@ -88,7 +88,7 @@ func (s *bookingStub) serve() {
 
 func (s *bookingStub) conn(c net.Conn) {
 	defer s.wg.Done()
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	br := bufio.NewReader(c)
 	for n := 1; ; n++ {
 		req, err := http.ReadRequest(br)
@@ -248,7 +248,7 @@ func rawStub(t *testing.T, fn func(c net.Conn, br *bufio.Reader)) string {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -260,7 +260,7 @@ func rawStub(t *testing.T, fn func(c net.Conn, br *bufio.Reader)) string {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				fn(c, bufio.NewReader(c))
 			}()
 		}
@@ -287,7 +287,7 @@ func dnsStub(t *testing.T, answer bool) string {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	t.Cleanup(func() { pc.Close(); <-done })
+	t.Cleanup(func() { _ = pc.Close(); <-done })
 	go func() {
 		defer close(done)
 		buf := make([]byte, 1500)
@@ -319,7 +319,7 @@ func TestClassifyCallErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		addr := ln.Addr().String()
-		ln.Close()
+		_ = ln.Close()
 		return "http://" + addr
 	}()
 	tlsStub := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
@@ -440,7 +440,7 @@ func h2RefusingStub(t *testing.T, cert tls.Certificate) (url string, streams fun
 	var mu sync.Mutex
 	n := 0
 	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
 	frame := func(typ, flags byte, stream uint32, payload []byte) []byte {
 		l := len(payload)
 		h := []byte{byte(l >> 16), byte(l >> 8), byte(l), typ, flags, byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
@@ -457,7 +457,7 @@ func h2RefusingStub(t *testing.T, cert tls.Certificate) (url string, streams fun
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				preface := make([]byte, 24)
 				if _, err := io.ReadFull(c, preface); err != nil {
 					return

@@ -58,7 +58,7 @@ func withTransportDefaults(raw json.RawMessage, https bool) (json.RawMessage, er
 		var obj map[string]json.RawMessage
 		if v, ok := m[key]; ok {
 			if err := json.Unmarshal(v, &obj); err != nil {
-				return fmt.Errorf("%s: %v", key, err)
+				return fmt.Errorf("%s: %w", key, err)
 			}
 		}
 		if obj == nil {
@@ -114,19 +114,19 @@ func (l *Legacy) provisionTransport(ctx caddy.Context) error {
 	// already have effects (sockets, files).
 	var head transportHead
 	if err := json.Unmarshal(raw, &head); err != nil {
-		return fmt.Errorf("transport: %v", err)
+		return fmt.Errorf("transport: %w", err)
 	}
 	if head.Protocol != "http" {
 		return fmt.Errorf("transport %q: the legacy API is reached with the http transport only", head.Protocol)
 	}
 	raw, err := withTransportDefaults(raw, l.base.Scheme == "https")
 	if err != nil {
-		return fmt.Errorf("transport: %v", err)
+		return fmt.Errorf("transport: %w", err)
 	}
 	l.TransportRaw = raw // loaded from the field, as Caddy's docs and tools expect; LoadModule clears it
 	mod, err := ctx.LoadModule(l, "TransportRaw")
 	if err != nil {
-		return fmt.Errorf("transport: %v", err)
+		return fmt.Errorf("transport: %w", err)
 	}
 	ht, ok := mod.(*reverseproxy.HTTPTransport)
 	if !ok || ht.Transport == nil {
@@ -134,7 +134,7 @@ func (l *Legacy) provisionTransport(ctx caddy.Context) error {
 	}
 	if err := l.checkTransport(ht); err != nil {
 		ht.Transport.CloseIdleConnections()
-		return fmt.Errorf("transport: %v", err)
+		return fmt.Errorf("transport: %w", err)
 	}
 	rt := ht.Transport
 	ht.Transport = nil // ours now: the module's Cleanup must not close the shared pool's connections
@@ -212,7 +212,7 @@ func (h transportHead) proxyURLHasPlaceholder() bool {
 // or a CA pool whose contents billbridge cannot see (fetched, stored) gets
 // a pool of its own, so a reload always picks up new certificates.
 func transportKey(raw json.RawMessage, head transportHead) string {
-	h := sha256.New()
+	h := sha256.New() // a hash.Hash never returns a write error
 	h.Write(raw)
 	if t := head.TLS; t != nil {
 		files := append(slices.Clone(t.RootCAPEMFiles), t.ClientCertificateFile, t.ClientCertificateKeyFile)
@@ -228,16 +228,16 @@ func transportKey(raw json.RawMessage, head transportHead) string {
 				files = append(files, ca.PEMFiles...)
 			default:
 				files = nil
-				fmt.Fprintf(h, "\x00unshared %d", unsharedTransports.Add(1))
+				_, _ = fmt.Fprintf(h, "\x00unshared %d", unsharedTransports.Add(1))
 			}
 		}
 		for _, f := range files {
 			if f == "" {
 				continue
 			}
-			b, err := os.ReadFile(f)
+			b, err := os.ReadFile(f) //nolint:gosec // G304: a certificate file the operator's config names
 			if err != nil {
-				fmt.Fprintf(h, "\x00unshared %d", unsharedTransports.Add(1))
+				_, _ = fmt.Fprintf(h, "\x00unshared %d", unsharedTransports.Add(1))
 				break
 			}
 			sum := sha256.Sum256(b)

@@ -127,11 +127,11 @@ func (p *Payment) Provision(app *App, reqEnv, resEnv any) error {
 		success = defaultSuccess
 	}
 	if p.success, err = comp.Compile(success, resEnv, mappings.KindBool); err != nil {
-		return fmt.Errorf("success: %v", err)
+		return fmt.Errorf("success: %w", err)
 	}
 	if p.Already != "" {
 		if p.already, err = comp.Compile(p.Already, resEnv, mappings.KindBool); err != nil {
-			return fmt.Errorf("already: %v", err)
+			return fmt.Errorf("already: %w", err)
 		}
 	}
 	if p.Lookup != nil {
@@ -142,7 +142,7 @@ func (p *Payment) Provision(app *App, reqEnv, resEnv any) error {
 			return errors.New("lookup: found is required (how to read 'the payment is there' from the answer)")
 		}
 		if p.found, err = comp.Compile(p.Lookup.Found, resEnv, mappings.KindBool); err != nil {
-			return fmt.Errorf("lookup found: %v", err)
+			return fmt.Errorf("lookup found: %w", err)
 		}
 	}
 	return nil

@@ -362,7 +362,7 @@ func (h *Handler) record(a answer, d time.Duration) {
 	if a.status >= 400 {
 		msg := a.Message
 		if msg == "" {
-			msg = a.policy.message
+			msg = a.message // the policy's default reason
 		}
 		fields = append(fields, zap.String("reason", msg))
 	}

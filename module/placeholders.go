@@ -86,7 +86,7 @@ func placeholderIn(src string) string {
 func resolveLegacyHeader(name, v string) (string, error) {
 	out, perRequest, err := resolveAtLoad(v)
 	if err != nil {
-		return "", fmt.Errorf("header %s: %v", name, err)
+		return "", fmt.Errorf("header %s: %w", name, err)
 	}
 	if perRequest {
 		return "", fmt.Errorf("header %s: request placeholders are resolved only in a call's headers, not in the legacy block", name)

@@ -31,7 +31,7 @@ func NewStandalone(appJSON []byte, adjust func(*App)) (*Standalone, error) {
 	var app App
 	if len(appJSON) > 0 {
 		if err := caddy.StrictUnmarshalJSON(appJSON, &app); err != nil {
-			return nil, fmt.Errorf("billbridge app: %v", err)
+			return nil, fmt.Errorf("billbridge app: %w", err)
 		}
 	}
 	if adjust != nil {
@@ -51,7 +51,7 @@ func NewStandalone(appJSON []byte, adjust func(*App)) (*Standalone, error) {
 func (s *Standalone) Handler(handlerJSON []byte) (*Handler, error) {
 	var h Handler
 	if err := caddy.StrictUnmarshalJSON(handlerJSON, &h); err != nil {
-		return nil, fmt.Errorf("handler: %v", err)
+		return nil, fmt.Errorf("handler: %w", err)
 	}
 	return s.provision(&h)
 }

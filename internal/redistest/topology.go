@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -57,7 +58,7 @@ sentinel parallel-syncs %s 1
 					err = fmt.Errorf("sentinel %s knows %d other sentinels", s.Addr, len(others))
 				}
 			}
-			c.Close()
+			_ = c.Close()
 			if err != nil {
 				return err
 			}
@@ -79,7 +80,7 @@ func (g *Sentinel) SentinelAddrs() []string {
 // MasterAddr returns the master's address as the first sentinel reports it.
 func (g *Sentinel) MasterAddr() (string, error) {
 	c := sentinelClient(g.Sentinels[0].Addr)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	v, err := c.GetMasterAddrByName(context.Background(), MasterName).Result()
 	if err != nil {
 		return "", err
@@ -97,7 +98,7 @@ func (g *Sentinel) Failover() (string, time.Time) {
 		g.tb.Fatalf("asking the sentinel for the master: %v", err)
 	}
 	c := sentinelClient(g.Sentinels[0].Addr)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	if err := c.Failover(context.Background(), MasterName).Err(); err != nil {
 		g.tb.Fatalf("SENTINEL FAILOVER: %v", err)
 	}
@@ -106,7 +107,7 @@ func (g *Sentinel) Failover() (string, time.Time) {
 		for _, s := range g.Sentinels {
 			sc := sentinelClient(s.Addr)
 			v, err := sc.GetMasterAddrByName(context.Background(), MasterName).Result()
-			sc.Close()
+			_ = sc.Close()
 			if err != nil {
 				return err
 			}
@@ -172,7 +173,7 @@ func StartCluster(tb testing.TB, extra ...string) *Cluster {
 	create = append(create, "--cluster-replicas", "1", "--cluster-yes")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, cli, create...).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, cli, create...).CombinedOutput(); err != nil { //nolint:gosec // G204: redis-cli found on PATH, with the addresses of nodes this helper started
 		tb.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	c.WaitOK(c.Nodes...)
@@ -219,18 +220,27 @@ func (c *Cluster) MasterFor(key string) *Server {
 	for _, n := range c.Nodes {
 		cl := redis.NewClient(&redis.Options{Addr: n.Addr, DialTimeout: time.Second})
 		slot, err := cl.ClusterKeySlot(context.Background(), key).Result()
-		var slots []redis.ClusterSlot
+		var shards []redis.ClusterShard
 		if err == nil {
-			slots, err = cl.ClusterSlots(context.Background()).Result()
+			// CLUSTER SHARDS (Redis 7.0, which Debian ships) replaces the
+			// deprecated CLUSTER SLOTS.
+			shards, err = cl.ClusterShards(context.Background()).Result()
 		}
-		cl.Close()
+		_ = cl.Close()
 		if err != nil {
 			continue
 		}
-		for _, s := range slots {
-			if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 {
+		for _, s := range shards {
+			if !servesSlot(s, slot) {
+				continue
+			}
+			for _, sn := range s.Nodes {
+				if sn.Role != "master" || sn.Health == "failed" {
+					continue
+				}
+				addr := net.JoinHostPort(sn.IP, strconv.FormatInt(sn.Port, 10))
 				for _, m := range c.Nodes {
-					if m.Addr == s.Nodes[0].Addr {
+					if m.Addr == addr {
 						return m
 					}
 				}
@@ -241,6 +251,16 @@ func (c *Cluster) MasterFor(key string) *Server {
 	return nil
 }
 
+// servesSlot reports whether shard s holds slot.
+func servesSlot(s redis.ClusterShard, slot int64) bool {
+	for _, r := range s.Slots {
+		if r.Start <= slot && slot <= r.End {
+			return true
+		}
+	}
+	return false
+}
+
 // WaitOK waits until every one of nodes reports cluster_state:ok, and
 // returns the time it saw that.
 func (c *Cluster) WaitOK(nodes ...*Server) time.Time {
@@ -249,7 +269,7 @@ func (c *Cluster) WaitOK(nodes ...*Server) time.Time {
 		for _, n := range nodes {
 			cl := redis.NewClient(&redis.Options{Addr: n.Addr, DialTimeout: time.Second})
 			info, err := cl.ClusterInfo(context.Background()).Result()
-			cl.Close()
+			_ = cl.Close()
 			if err != nil {
 				return err
 			}
@@ -277,7 +297,7 @@ func (c *Cluster) WaitFailedOver(victim *Server) time.Time {
 		for _, n := range survivors {
 			cl := redis.NewClient(&redis.Options{Addr: n.Addr, DialTimeout: time.Second})
 			nodes, err := cl.ClusterNodes(context.Background()).Result()
-			cl.Close()
+			_ = cl.Close()
 			if err != nil {
 				return err
 			}
@@ -326,7 +346,7 @@ func cliBinary(tb testing.TB) string {
 // role returns the ROLE of the server at addr: master, slave or sentinel.
 func role(addr string) (string, error) {
 	cl := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: time.Second})
-	defer cl.Close()
+	defer func() { _ = cl.Close() }()
 	v, err := cl.Do(context.Background(), "ROLE").Slice()
 	if err != nil {
 		return "", err
@@ -350,7 +370,7 @@ func waitReplicaSynced(tb testing.TB, addr string, n int) {
 
 func replicaSynced(addr string, n int) error {
 	cl := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second})
-	defer cl.Close()
+	defer func() { _ = cl.Close() }()
 	info, err := cl.Info(context.Background(), "replication").Result()
 	if err != nil {
 		return err

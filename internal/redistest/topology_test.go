@@ -28,7 +28,7 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("%d masters, want 3", n)
 	}
 	cl := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
-	defer cl.Close()
+	defer func() { _ = cl.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, k := range []string{"a", "b", "c", "d"} {

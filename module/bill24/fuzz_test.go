@@ -95,7 +95,7 @@ func FuzzDecodeWebhook(f *testing.F) {
 		`{"tran_id":"a","currency":"USD","tran_amount":0.1,"fee_amount":0.2,"total_amount":0.3,"status":"success"}`,
 		`{"tran_id":"a","currency":"USD","tran_amount":999999999999999,"status":"success"}`,
 		`{"tran_id":"a:b:c","currency":"USD","tran_amount":1e2,"status":"success"}`,
-		`{"tran_id":"a","currency":"USD","tran_amount":1,"status":"success"}`,
+		`{"tran_id":"a` + "\x7f" + `","currency":"USD","tran_amount":1,"status":"success"}`,
 		`{}`, `[]`, ``, `null`,
 	} {
 		f.Add([]byte(s))

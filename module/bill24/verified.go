@@ -25,7 +25,7 @@ func (t Transaction) Check(exps mappings.Exponents) error {
 	given := func(name string) bool {
 		v, ok := t.Raw[name]
 		s, isString := v.(string)
-		return ok && v != nil && !(isString && s == "") // decodeTransaction reads "" as not given
+		return ok && v != nil && (!isString || s != "") // decodeTransaction reads "" as not given
 	}
 	for _, a := range []struct {
 		name string

@@ -420,7 +420,7 @@ func (v *Verifier) token(ctx context.Context, after uint64) (*bearer, error) {
 		v.mu.Unlock()
 
 		tok, err := v.tokens.Do(ctx, "authorize", v.fetch)
-		if cerr := ctx.Err(); err != nil && err == cerr {
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 			return nil, &VerifyError{Op: "authorize", temporary: true, Err: cerr,
 				Message: "gave up waiting for a bearer token: " + cerr.Error()}
 		}

@@ -104,7 +104,7 @@ func newFakeBill24(t testing.TB, clock *verifyClock) *fakeBill24 {
 func (f *fakeBill24) writeJSON(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	io.WriteString(w, body)
+	_, _ = io.WriteString(w, body)
 }
 
 // readBody decodes a request body into a map and checks it has exactly
@@ -791,7 +791,7 @@ func TestVerifyAuthorizeFailures(t *testing.T) {
 		}},
 		{name: "502 HTML", temporary: true, want: "(HTTP 502)", hook: func(f *fakeBill24, w http.ResponseWriter) bool {
 			w.WriteHeader(502)
-			io.WriteString(w, "<html>Bad Gateway</html>")
+			_, _ = io.WriteString(w, "<html>Bad Gateway</html>")
 			return true
 		}},
 		{name: "503 empty", temporary: true, want: "(HTTP 503)", hook: func(f *fakeBill24, w http.ResponseWriter) bool {
@@ -1150,7 +1150,7 @@ func TestVerifyQuotesAnErrorPage(t *testing.T) {
 	f.verifyHook = func(w http.ResponseWriter, _, bearer string) bool {
 		// A proxy's error page, echoing what it was sent.
 		w.WriteHeader(http.StatusBadGateway)
-		io.WriteString(w, "<html>\r\nBad Gateway for bearer "+bearer+" and "+vtSecret+strings.Repeat(" ជ", 300)+"</html>")
+		_, _ = io.WriteString(w, "<html>\r\nBad Gateway for bearer "+bearer+" and "+vtSecret+strings.Repeat(" ជ", 300)+"</html>")
 		return true
 	}
 	v := f.verifier(t)

@@ -502,7 +502,7 @@ func amountValue(v any) (mappings.Decimal, error) {
 func plainName(name string) bool {
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+		if ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_'; !ok {
 			return false
 		}
 	}

@@ -51,9 +51,9 @@ func TestSend(t *testing.T) {
 		switch r.URL.Path {
 		case "/echo":
 			w.Header().Set("X-Key", r.Header.Get("Key"))
-			w.Write(append([]byte(r.Method+" "), body...))
+			_, _ = w.Write(append([]byte(r.Method+" "), body...))
 		case "/big":
-			w.Write([]byte(strings.Repeat("x", 100)))
+			_, _ = w.Write([]byte(strings.Repeat("x", 100)))
 		case "/slow":
 			select {
 			case <-r.Context().Done():
@@ -61,7 +61,7 @@ func TestSend(t *testing.T) {
 			}
 		case "/cut":
 			w.Header().Set("Content-Length", "100")
-			w.Write([]byte("short"))
+			_, _ = w.Write([]byte("short"))
 		}
 	}))
 	defer srv.Close()

@@ -140,7 +140,7 @@ func TestFlightDeadline(t *testing.T) {
 	want, _ := ctx.Deadline()
 	type key struct{}
 	ctx = context.WithValue(ctx, key{}, "v")
-	f.Do(ctx, "k", func(c context.Context) (int, error) {
+	if _, err := f.Do(ctx, "k", func(c context.Context) (int, error) {
 		if d, ok := c.Deadline(); !ok || !d.Equal(want) {
 			t.Errorf("call deadline %v, %v; want the caller's %v", d, ok, want)
 		}
@@ -148,7 +148,9 @@ func TestFlightDeadline(t *testing.T) {
 			t.Error("the call lost the caller's values")
 		}
 		return 0, nil
-	})
+	}); err != nil {
+		t.Errorf("call: %v", err)
+	}
 }
 
 func TestFlightKeep(t *testing.T) {
@@ -162,7 +164,7 @@ func TestFlightKeep(t *testing.T) {
 	}()
 	<-h.started
 	cancel()
-	if err := <-done; err != context.Canceled {
+	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("caller that left: %v, want its context's error", err)
 	}
 	// The call runs on, uncanceled, and a new caller joins it.
@@ -184,10 +186,12 @@ func TestFlightKeep(t *testing.T) {
 	// Keep calls have no deadline but their own.
 	dctx, dcancel := context.WithTimeout(t.Context(), time.Hour)
 	defer dcancel()
-	f.Do(dctx, "token", func(c context.Context) (int, error) {
+	if _, err := f.Do(dctx, "token", func(c context.Context) (int, error) {
 		if _, ok := c.Deadline(); ok {
 			t.Error("a kept call has the caller's deadline")
 		}
 		return 0, nil
-	})
+	}); err != nil {
+		t.Errorf("kept call: %v", err)
+	}
 }

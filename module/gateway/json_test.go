@@ -77,7 +77,7 @@ func TestNumber(t *testing.T) {
 			t.Errorf("Number(%s) = %q, %v; want %q", k, got, err, want)
 		}
 	}
-	if _, err := Number(m["s"]); err != ErrNotNumber {
+	if _, err := Number(m["s"]); !errors.Is(err, ErrNotNumber) {
 		t.Errorf("Number of a string: %v", err)
 	}
 }

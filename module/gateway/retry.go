@@ -98,5 +98,5 @@ func (r Retry) backoff(n int) time.Duration {
 		return 0
 	}
 	half := d / 2
-	return half + rand.N(d-half+1)
+	return half + rand.N(d-half+1) //nolint:gosec // G404: jitter only spreads retries; nobody gains by predicting it
 }

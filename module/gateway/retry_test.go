@@ -147,7 +147,7 @@ func TestDoBefore(t *testing.T) {
 	}
 	stop := errors.New("limiter says no")
 	r.Before = func(context.Context) error { return stop }
-	if _, err := c.Do(t.Context(), Request{Method: http.MethodGet, URL: s.srv.URL}, r, statusCheck(false)); err != stop || len(s.calls()) != 2 {
+	if _, err := c.Do(t.Context(), Request{Method: http.MethodGet, URL: s.srv.URL}, r, statusCheck(false)); !errors.Is(err, stop) || len(s.calls()) != 2 {
 		t.Errorf("Before's error: %v, %d calls", err, len(s.calls()))
 	}
 }

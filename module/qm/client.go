@@ -2,6 +2,7 @@ package qm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -62,7 +63,7 @@ func (c *Client) Requery(ctx context.Context, billID string) (Bill, error) {
 		}
 		return decodeRequery(status, answer, billID)
 	})
-	if cerr := ctx.Err(); err != nil && err == cerr {
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 		// This caller gave up while others still wait for the answer.
 		return Bill{}, &TransportError{Call: "requery", Err: fmt.Errorf("gave up waiting for the answer: %w", err)}
 	}

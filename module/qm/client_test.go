@@ -297,7 +297,7 @@ func TestAPIError(t *testing.T) {
 	}
 	f.hook = func(w http.ResponseWriter, r *http.Request, n int) bool {
 		w.WriteHeader(answer.status)
-		w.Write([]byte(answer.body))
+		_, _ = w.Write([]byte(answer.body))
 		return true
 	}
 	for _, tt := range []struct {
@@ -339,7 +339,7 @@ func hookStatus(path string, n int, status int, header map[string]string, body s
 			w.Header().Set(k, v)
 		}
 		w.WriteHeader(status)
-		w.Write([]byte(body))
+		_, _ = w.Write([]byte(body))
 		return true
 	}
 }
@@ -471,7 +471,7 @@ func TestMalformedAnswers(t *testing.T) {
 	}
 	f.hook = func(w http.ResponseWriter, r *http.Request, n int) bool {
 		w.WriteHeader(answer.status)
-		w.Write([]byte(answer.body))
+		_, _ = w.Write([]byte(answer.body))
 		return true
 	}
 	c := f.client(t, Config{MaxRetries: 1})

@@ -9,7 +9,7 @@ package qm
 
 import (
 	"cmp"
-	"crypto/md5"
+	"crypto/md5" //nolint:gosec // G501: QM signs with MD5 (protocols.md C.1); billbridge cannot choose another
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
@@ -30,9 +30,9 @@ import (
 // (protocols.md C.1). The body must be the very bytes sent: re-serializing
 // changes the signature.
 func Sign(body []byte, secret string) string {
-	h := md5.New()
+	h := md5.New() //nolint:gosec // G401: MD5(body + secret) is QM's signature scheme (protocols.md C.1), not a choice
 	h.Write(body)
-	io.WriteString(h, secret)
+	_, _ = io.WriteString(h, secret) // a hash.Hash never returns a write error
 	return hex.EncodeToString(h.Sum(nil))
 }
 

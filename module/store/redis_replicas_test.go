@@ -43,14 +43,14 @@ func sleepReplica(t *testing.T, addr string, d time.Duration) <-chan struct{} {
 	failed := make(chan error, 1)
 	go func() {
 		defer close(done)
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		if err := c.Do(context.Background(), "DEBUG", "SLEEP", strconv.FormatFloat(d.Seconds(), 'f', 3, 64)).Err(); err != nil {
 			failed <- err
 		}
 	}()
 	// The replica answers nothing while it sleeps: wait until a PING stalls.
 	probe := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 50 * time.Millisecond, MaxRetries: -1})
-	defer probe.Close()
+	defer func() { _ = probe.Close() }()
 	for range 100 {
 		select {
 		case err := <-failed:

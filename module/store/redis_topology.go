@@ -333,7 +333,7 @@ func durabilityError(reports []nodeReport, checkErr error, describe string) erro
 	for _, r := range reports {
 		switch {
 		case !r.configOK:
-			errs = append(errs, fmt.Errorf("require_durable: cannot read the persistence settings of Redis at %s (%v); check appendonly yes and maxmemory-policy noeviction by hand and remove require_durable to start", r.addr, r.cfgErr))
+			errs = append(errs, fmt.Errorf("require_durable: cannot read the persistence settings of Redis at %s (%w); check appendonly yes and maxmemory-policy noeviction by hand and remove require_durable to start", r.addr, r.cfgErr))
 		case r.verdict != durableYes:
 			errs = append(errs, fmt.Errorf("require_durable: Redis at %s may forget finished payments: %s", r.addr, strings.Join(r.problems, "; ")))
 		}

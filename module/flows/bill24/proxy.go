@@ -88,11 +88,11 @@ func (f *Proxy) Provision(ctx caddy.Context) error {
 	for i, rule := range f.Rules {
 		o, err := wire.ParseOutcome(rule.Outcome)
 		if err != nil {
-			return fmt.Errorf("rule %d: %v", i+1, err)
+			return fmt.Errorf("rule %d: %w", i+1, err)
 		}
 		p, err := comp.Compile(rule.When, proxyResEnv{}, mappings.KindBool)
 		if err != nil {
-			return fmt.Errorf("rule %d (when): %v", i+1, err)
+			return fmt.Errorf("rule %d (when): %w", i+1, err)
 		}
 		f.rules = append(f.rules, compiledRule{p, o})
 	}
@@ -103,7 +103,7 @@ func (f *Proxy) Provision(ctx caddy.Context) error {
 	for name, m := range f.Messages {
 		o, err := wire.ParseOutcome(name)
 		if err != nil {
-			return fmt.Errorf("message: %v", err)
+			return fmt.Errorf("message: %w", err)
 		}
 		def := o.DefaultMessage()
 		if m.EN == "" {

@@ -92,7 +92,7 @@ func compileReply(comp *mappings.Compiler, reply map[string]string) ([]replyFiel
 		kind, _, _ := f(&wire.ProxyData{})
 		p, err := comp.Compile(reply[name], proxyResEnv{}, kind)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reply %s: %v", name, err)
+			return nil, nil, fmt.Errorf("reply %s: %w", name, err)
 		}
 		fields = append(fields, replyField{name: name, prog: p, set: setter(f)})
 		progs = append(progs, p)

@@ -92,7 +92,7 @@ func (f *Webhook) Decode(_ *http.Request, body []byte) (*billbridge.Event, error
 		ID:          w.ID,
 		Fingerprint: w.Fingerprint(),
 		LogID:       w.ID,
-		Call:        f.Payment.CompiledCall(),
+		Call:        f.CompiledCall(),
 	}, nil
 }
 
@@ -112,7 +112,7 @@ func (f *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	chk := billbridge.NewExprChecker(webhookReqEnv{}, webhookResEnv{})
 	seen := billbridge.Once{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		handled, err := f.Payment.UnmarshalSubdirective(d, chk, seen)
+		handled, err := f.UnmarshalSubdirective(d, chk, seen)
 		if err != nil {
 			return err
 		}
@@ -120,7 +120,7 @@ func (f *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("unrecognized subdirective '%s' in bill24_webhook", d.Val())
 		}
 	}
-	return f.Payment.RequireCall(d)
+	return f.RequireCall(d)
 }
 
 // Interface guards

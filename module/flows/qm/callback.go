@@ -130,7 +130,7 @@ func (f *Callback) event(b wire.Bill) *billbridge.Event {
 	case wire.StatusCancelled:
 		ev.Call = f.onCancelled
 	default:
-		ev.Call = f.Payment.CompiledCall()
+		ev.Call = f.CompiledCall()
 	}
 	return ev
 }
@@ -226,7 +226,7 @@ func (f *Callback) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	chk := billbridge.NewExprChecker(reqEnv{}, resEnv{})
 	seen := billbridge.Once{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		handled, err := f.Payment.UnmarshalSubdirective(d, chk, seen)
+		handled, err := f.UnmarshalSubdirective(d, chk, seen)
 		if err != nil {
 			return err
 		}
@@ -263,7 +263,7 @@ func (f *Callback) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("unrecognized subdirective '%s' in qm_callback", sub)
 		}
 	}
-	return f.Payment.RequireCall(d)
+	return f.RequireCall(d)
 }
 
 // Interface guards

@@ -128,14 +128,14 @@ func (f *CreateBill) Provision(ctx caddy.Context) error {
 		}
 		p, err := app.Compiler().Compile(f.Bill[name], createReqEnv{}, kind)
 		if err != nil {
-			return fmt.Errorf("bill %s: %v", name, err)
+			return fmt.Errorf("bill %s: %w", name, err)
 		}
 		f.bill[name] = p
 	}
 	for _, name := range sortedKeys(f.Reply) {
 		p, err := app.Compiler().Compile(f.Reply[name], createEnv{}, mappings.KindAny)
 		if err != nil {
-			return fmt.Errorf("reply %s: %v", name, err)
+			return fmt.Errorf("reply %s: %w", name, err)
 		}
 		f.reply = append(f.reply, namedProgram{name, p})
 	}

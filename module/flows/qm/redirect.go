@@ -60,7 +60,7 @@ func (f *Redirect) Provision(ctx caddy.Context) error {
 		return errors.New("redirect <expr> is required: where to send the customer, built from the verified bill")
 	}
 	if f.redirect, err = app.Compiler().Compile(f.Redirect, reqEnv{}, mappings.KindString); err != nil {
-		return fmt.Errorf("redirect: %v", err)
+		return fmt.Errorf("redirect: %w", err)
 	}
 	return nil
 }
