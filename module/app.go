@@ -40,6 +40,11 @@ type App struct {
 	// e.g. {"KHR": 0}. Defaults: mappings.DefaultExponents.
 	Currencies map[string]int32 `json:"currencies,omitempty"`
 
+	// CurrencyDigits bounds how many integer digits a gateway's amount in
+	// a currency may have, e.g. {"KHR": 12}; more is refused with 400, so
+	// 1e1000 never reaches a ledger. Default: 15 for every currency.
+	CurrencyDigits map[string]int32 `json:"currency_digits,omitempty"`
+
 	store    store.Store
 	calls    *upstreams
 	compiler *mappings.Compiler
@@ -82,6 +87,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("currencies: %s exponent %d out of range 0–8", code, e)
 		}
 		a.exps.SetExponent(code, e)
+	}
+	for code, n := range a.CurrencyDigits {
+		if !mappings.ValidCurrencyCode(code) {
+			return fmt.Errorf("currency_digits: %q is not an ISO 4217 code", code)
+		}
+		if n < 1 || n > 30 {
+			return fmt.Errorf("currency_digits: %s bound %d out of range 1–30", code, n)
+		}
+		a.exps.SetMaxIntDigits(code, n)
 	}
 	a.compiler = mappings.NewCompiler(a.exps)
 

@@ -47,7 +47,7 @@ func init() {
 //			timeout <duration>
 //			rate    <requests per second>
 //		}
-//		currency <code> <decimal places>
+//		currency <code> <decimal places> [<max integer digits>]
 //	}
 //
 // Secrets belong in {env.*} placeholders: they are resolved when the
@@ -136,10 +136,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			a.QM = q
 		case "currency":
-			var code, places string
-			if !d.AllArgs(&code, &places) {
+			args := d.RemainingArgs()
+			if len(args) < 2 || len(args) > 3 {
 				return d.ArgErr()
 			}
+			code, places := args[0], args[1]
 			e, err := strconv.ParseInt(places, 10, 32)
 			if err != nil || e < 0 || e > 8 {
 				return d.Errf("currency %s: decimal places must be 0–8, not %q", code, places)
@@ -151,6 +152,16 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("currency %s already specified", code)
 			}
 			a.Currencies[code] = int32(e)
+			if len(args) == 3 {
+				n, err := strconv.ParseInt(args[2], 10, 32)
+				if err != nil || n < 1 || n > 30 {
+					return d.Errf("currency %s: max integer digits must be 1–30, not %q", code, args[2])
+				}
+				if a.CurrencyDigits == nil {
+					a.CurrencyDigits = map[string]int32{}
+				}
+				a.CurrencyDigits[code] = int32(n)
+			}
 		default:
 			return d.Errf("unrecognized subdirective '%s'", d.Val())
 		}

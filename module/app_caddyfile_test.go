@@ -92,7 +92,7 @@ func TestUnmarshalGlobal(t *testing.T) {
 		token {env.BILL24_TOKEN} {env.BILL24_TOKEN_PREVIOUS}
 		token literal-token
 	}
-	currency KHR 0
+	currency KHR 0 12
 	currency XAU 4
 }`,
 			want: App{
@@ -102,8 +102,9 @@ func TestUnmarshalGlobal(t *testing.T) {
 					Headers:         map[string]string{"X-Api-Key": "{env.LEGACY_API_KEY}", "Accept": "application/json"},
 					MaxResponseSize: 512 << 10,
 				},
-				Bill24:     &Bill24{Tokens: []string{"{env.BILL24_TOKEN}", "{env.BILL24_TOKEN_PREVIOUS}", "literal-token"}},
-				Currencies: map[string]int32{"KHR": 0, "XAU": 4},
+				Bill24:         &Bill24{Tokens: []string{"{env.BILL24_TOKEN}", "{env.BILL24_TOKEN_PREVIOUS}", "literal-token"}},
+				Currencies:     map[string]int32{"KHR": 0, "XAU": 4},
+				CurrencyDigits: map[string]int32{"KHR": 12},
 			},
 		},
 		{
@@ -178,6 +179,8 @@ func TestUnmarshalGlobalErrors(t *testing.T) {
 		{"bad currency places", "billbridge {\n\tcurrency KHR two\n}", `currency KHR: decimal places must be 0–8, not "two"`, 2},
 		{"currency places too many", "billbridge {\n\tcurrency BTC 9\n}", `currency BTC: decimal places must be 0–8, not "9"`, 2},
 		{"negative currency places", "billbridge {\n\tcurrency KHR -1\n}", `not "-1"`, 2},
+		{"currency digits zero", "billbridge {\n\tcurrency KHR 0 0\n}", `currency KHR: max integer digits must be 1–30, not "0"`, 2},
+		{"currency with four args", "billbridge {\n\tcurrency KHR 0 12 3\n}", "wrong argument count", 2},
 		{"duplicate currency", "billbridge {\n\tcurrency KHR 0\n\tcurrency KHR 2\n}", "currency KHR already specified", 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -187,3 +187,34 @@ func TestWebhookAlready(t *testing.T) {
 		t.Errorf("a 409 that is not DUPLICATE: %d, want 502", status)
 	}
 }
+
+// TestWebhookAmountDigitsBound: the app's currency_digits bound refuses
+// an amount with more integer digits, before anything is posted.
+func TestWebhookAmountDigitsBound(t *testing.T) {
+	s, err := billbridge.NewStandalone([]byte(`{"legacy":{"base_url":"http://127.0.0.1:1"},"bill24":{"tokens":["t"]},"currency_digits":{"USD":3}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	var posts int
+	s.PlayLegacy(func(*http.Request) (*http.Response, error) {
+		posts++
+		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(""))}, nil
+	})
+	h, err := s.HandlerFromCaddyfile(webhookSrc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &flowEnv{h: h}
+	big := `{"tran_id":"big-1","tran_amount":1000,"currency":"USD","status":"success"}`
+	if status, body, _ := env.do(t, http.MethodPost, "t", big); status != 400 || !strings.Contains(body, "digits") {
+		t.Errorf("1000 USD under a 3-digit bound: %d %s, want 400 about digits", status, body)
+	}
+	ok := `{"tran_id":"small-1","tran_amount":999,"currency":"USD","status":"success"}`
+	if status, body, _ := env.do(t, http.MethodPost, "t", ok); status != 200 {
+		t.Errorf("999 USD: %d %s", status, body)
+	}
+	if posts != 1 {
+		t.Errorf("legacy saw %d posts, want 1", posts)
+	}
+}
