@@ -24,9 +24,10 @@ import (
 var ErrBusy = &TransportError{Call: "requery", Err: errors.New("the rate budget is kept for payments just now")}
 
 const (
-	// pageTTL: how long a page reuses a bill's status; a final bill's
-	// does not change, so it is kept longer.
-	pageTTL      = 5 * time.Second
+	// pageFinalTTL: how long a page reuses a final bill's status, which
+	// does not change. A bill still pending is not cached: the customer
+	// reloading the page must see it paid as soon as QM says so, and
+	// concurrent loads share one call anyway.
 	pageFinalTTL = time.Minute
 	// unknownTTL: how long an unknown bill id is remembered as unknown,
 	// so a made-up id costs at most one Requery per interval.
@@ -99,11 +100,9 @@ func (c *Client) RequeryForPage(ctx context.Context, billID string) (Bill, error
 	})
 	switch {
 	case err == nil:
-		ttl := pageTTL
 		if FinalStatus(b.Status) && b.IsFinal {
-			ttl = pageFinalTTL
+			c.pages.put(billID, pageEntry{bill: b, until: now.Add(pageFinalTTL)}, now)
 		}
-		c.pages.put(billID, pageEntry{bill: b, until: now.Add(ttl)}, now)
 	case !IsTemporary(err):
 		c.pages.put(billID, pageEntry{err: err, until: now.Add(unknownTTL)}, now)
 	}

@@ -97,3 +97,20 @@ func TestRequeryForPageYieldsToPayments(t *testing.T) {
 	}
 	t.Logf("%d page loads (%d refused for the budget), %d requeries at QM, callbacks %v", pages.Load(), busy.Load(), calls, took)
 }
+
+// TestRequeryForPageSeesPaymentAtOnce: a pending bill is not cached, so a
+// reload right after QM marks it paid shows it paid.
+func TestRequeryForPageSeesPaymentAtOnce(t *testing.T) {
+	f := newFakeQM(t)
+	pending := fixtureBill("100.00")
+	pending["status"], pending["isFinal"] = 0, false
+	f.addBill(pending)
+	c := f.client(t, Config{})
+	if b, err := c.RequeryForPage(t.Context(), "B1706600000000"); err != nil || b.Status != StatusPending {
+		t.Fatalf("%+v %v", b, err)
+	}
+	f.addBill(fixtureBill("100.00"))
+	if b, err := c.RequeryForPage(t.Context(), "B1706600000000"); err != nil || b.Status != StatusSuccessful {
+		t.Errorf("after QM marked it paid: %+v %v", b, err)
+	}
+}
