@@ -25,17 +25,14 @@ import (
 // gateways on 127.0.0.1). Every flow of every example posts, answers and
 // replays with the gateways' own sample payloads.
 
-// fixture reads a gateway sample payload: from examples/payloads when it
-// is there, else from the shared fixtures it is copied from.
+// fixture reads a gateway sample payload from examples/payloads.
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	for _, dir := range []string{"../examples/payloads", "../../shared/fixtures"} {
-		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
-			return b
-		}
+	b, err := os.ReadFile(filepath.Join("../examples/payloads", name))
+	if err != nil {
+		t.Fatalf("fixture %s: %v", name, err)
 	}
-	t.Fatalf("no fixture %s", name)
-	return nil
+	return b
 }
 
 // harnessOptions replace the example's own admin, port and TLS options.
