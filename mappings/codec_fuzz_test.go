@@ -30,7 +30,10 @@ var responseProbes = []string{
 // or untyped bodies) to exact values with no float, a form to a map of
 // strings, anything else (or anything that fails to decode) to its text.
 func FuzzNewResponse(f *testing.F) {
-	names, _ := filepath.Glob("../../shared/fixtures/*.json")
+	names, _ := filepath.Glob("../examples/payloads/*.json")
+	if len(names) == 0 {
+		f.Fatal("no payloads in examples/payloads to seed with")
+	}
 	for _, name := range names {
 		if b, err := os.ReadFile(name); err == nil {
 			f.Add("application/json", b)

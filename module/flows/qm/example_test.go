@@ -48,7 +48,7 @@ func exampleBlock(t *testing.T, path, flow string) string {
 // fixture, with Requery answering that bill.
 func TestQMExamplePostsThePaidBill(t *testing.T) {
 	env := newQMEnv(t)
-	fixture, err := os.ReadFile("../../../../shared/fixtures/qm_callback.json")
+	fixture, err := os.ReadFile("../../../examples/payloads/qm_callback.json")
 	if err != nil {
 		t.Fatal(err)
 	}

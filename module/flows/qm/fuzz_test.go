@@ -24,9 +24,11 @@ import (
 // one bill whose amount, reference and URLs QM and every later callback
 // can use; the same request gets the same verdict twice.
 func FuzzCreateBillRequest(f *testing.F) {
-	if b, err := os.ReadFile("../../../../shared/fixtures/qm_create_bill_request.json"); err == nil {
-		f.Add("application/json", b)
+	b, err := os.ReadFile("../../../examples/payloads/qm_create_bill_request.json")
+	if err != nil {
+		f.Fatal(err)
 	}
+	f.Add("application/json", b)
 	for _, tc := range []struct{ ct, body string }{
 		{"application/json", `{"total":10.50,"order_no":"ORD-1"}`},
 		{"application/json", `{"total":"10.505","order_no":"ORD-1"}`},
