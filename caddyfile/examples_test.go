@@ -17,12 +17,14 @@ func TestExamplesValidate(t *testing.T) {
 	env := map[string]string{
 		"LEGACY_API_KEY": "k", "BILL24_TOKEN": "t", "BILL24_CLIENT_ID": "c", "BILL24_SECRET": "s",
 		"BILL24_MERCHANT_TOKEN": "m", "QM_KEY": "k", "QM_SECRET": "s",
-		"REDIS_URL": "redis://" + redistest.Addr(t),
+		// Durable, as the production example's require_durable wants.
+		"REDIS_URL":  "redis://" + redistest.StartWith(t, "--appendonly", "yes", "--maxmemory-policy", "noeviction").Addr,
+		"LEGACY_URL": "http://127.0.0.1:8081",
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
-	for _, path := range []string{"../examples/quickstart/Caddyfile", "../examples/qm/Caddyfile", "../examples/bill24-checkout/Caddyfile"} {
+	for _, path := range []string{"../examples/quickstart/Caddyfile", "../examples/qm/Caddyfile", "../examples/bill24-checkout/Caddyfile", "../examples/production/Caddyfile"} {
 		t.Run(path, func(t *testing.T) {
 			src, err := os.ReadFile(path)
 			if err != nil {
