@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	// The examples use Caddy's standard modules (the production one's log
+	// filter), as the caddy binary that runs billbridge-test has them.
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	billbridge "github.com/billbridge/caddy-billbridge/module"
 )
