@@ -57,7 +57,8 @@ func TestRedisContractCluster(t *testing.T) {
 // keys of that master are unconfirmed.
 func TestRedisClusterWaitOnKeysMaster(t *testing.T) {
 	c := redistest.StartCluster(t, "--enable-debug-command", "local")
-	m := &Redis{Addresses: c.Addrs(), WaitTimeout: ms(300)}
+	// Long enough for awake replicas on a loaded machine.
+	m := &Redis{Addresses: c.Addrs(), WaitTimeout: ms(1000)}
 	s, _ := moduleBackend(t, m)
 	keyOn := map[string]string{} // master -> a key it serves
 	for i := 0; len(keyOn) < 3 && i < 100; i++ {
@@ -87,7 +88,7 @@ func TestRedisClusterWaitOnKeysMaster(t *testing.T) {
 		t.Fatalf("keys reached %d masters", len(keyOn))
 	}
 	sleeper := c.Masters()[0]
-	woke := sleepReplica(t, replicaOf(t, c, sleeper).Addr, 1500*time.Millisecond)
+	woke := sleepReplica(t, replicaOf(t, c, sleeper).Addr, 3*time.Second)
 	for master, key := range keyOn {
 		err := s.Complete(t.Context(), key, "A", Response{Status: 200}, time.Hour)
 		if master == sleeper.Addr && !errors.Is(err, ErrNotReplicated) {

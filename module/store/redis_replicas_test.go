@@ -118,7 +118,9 @@ func ms(n int) caddy.Duration { return caddy.Duration(time.Duration(n) * time.Mi
 // claim is given back, so the next delivery claims at once.
 func TestRedisWaitUnconfirmed(t *testing.T) {
 	master, replica := startPair(t)
-	m := &Redis{Addresses: []string{master.Addr}, WaitReplicas: intPtr(1), WaitTimeout: ms(200)}
+	// Long enough that an awake replica confirms in time on a loaded CI
+	// machine; the sleeping replica outlasts two such waits.
+	m := &Redis{Addresses: []string{master.Addr}, WaitReplicas: intPtr(1), WaitTimeout: ms(1000)}
 	if err := provisionRedis(t, m); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +130,7 @@ func TestRedisWaitUnconfirmed(t *testing.T) {
 		t.Fatalf("Claim = %v, %v", res.Outcome, err)
 	}
 
-	woke := sleepReplica(t, replica.Addr, 2*time.Second)
+	woke := sleepReplica(t, replica.Addr, 4*time.Second)
 	_, err := s.Claim(ctx, "k", "A", "fp", time.Minute, time.Hour)
 	if !errors.Is(err, ErrNotReplicated) {
 		t.Fatalf("Claim with the replica asleep = %v, want ErrNotReplicated", err)
