@@ -3,6 +3,7 @@ package billbridge
 import (
 	"crypto/subtle"
 	"fmt"
+	"github.com/caddyserver/caddy/v2"
 	"net/http"
 
 	"github.com/billbridge/caddy-billbridge/mappings"
@@ -12,6 +13,27 @@ import (
 
 // What the app shares with the flows, which find it with AppFrom in their
 // Provision.
+
+// AppFor returns the app of the config being provisioned, with the
+// settings gateway's flows need ("bill24": a token; "qm": QM's API).
+func AppFor(ctx caddy.Context, gateway string) (*App, error) {
+	app, err := AppFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch gateway {
+	case "bill24":
+		err = app.NeedBill24()
+	case "qm":
+		err = app.NeedQM()
+	default:
+		err = fmt.Errorf("unknown gateway %q", gateway)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return app, nil
+}
 
 // Compiler compiles mappings with the app's currency exponents.
 func (a *App) Compiler() *mappings.Compiler { return a.compiler }

@@ -73,11 +73,8 @@ func (Proxy) CaddyModule() caddy.ModuleInfo {
 
 // Provision compiles the call, the rules and the reply.
 func (f *Proxy) Provision(ctx caddy.Context) error {
-	app, err := billbridge.AppFrom(ctx)
+	app, err := billbridge.AppFor(ctx, "bill24")
 	if err != nil {
-		return err
-	}
-	if err := app.NeedBill24(); err != nil {
 		return err
 	}
 	f.app = app

@@ -49,11 +49,8 @@ func (Webhook) CaddyModule() caddy.ModuleInfo {
 
 // Provision compiles the payment's mappings.
 func (f *Webhook) Provision(ctx caddy.Context) error {
-	app, err := billbridge.AppFrom(ctx)
+	app, err := billbridge.AppFor(ctx, "bill24")
 	if err != nil {
-		return err
-	}
-	if err := app.NeedBill24(); err != nil {
 		return err
 	}
 	f.app, f.verifier = app, app.Bill24Verifier()

@@ -63,11 +63,8 @@ func (Callback) CaddyModule() caddy.ModuleInfo {
 
 // Provision compiles the payment's mappings and the failed/cancelled calls.
 func (f *Callback) Provision(ctx caddy.Context) error {
-	app, err := billbridge.AppFrom(ctx)
+	app, err := billbridge.AppFor(ctx, "qm")
 	if err != nil {
-		return err
-	}
-	if err := app.NeedQM(); err != nil {
 		return err
 	}
 	f.app = app

@@ -103,11 +103,8 @@ func (CreateBill) CaddyModule() caddy.ModuleInfo {
 
 // Provision compiles the bill and reply mappings.
 func (f *CreateBill) Provision(ctx caddy.Context) error {
-	app, err := billbridge.AppFrom(ctx)
+	app, err := billbridge.AppFor(ctx, "qm")
 	if err != nil {
-		return err
-	}
-	if err := app.NeedQM(); err != nil {
 		return err
 	}
 	f.app = app

@@ -48,11 +48,8 @@ func (Redirect) CaddyModule() caddy.ModuleInfo {
 
 // Provision compiles the redirect expression.
 func (f *Redirect) Provision(ctx caddy.Context) error {
-	app, err := billbridge.AppFrom(ctx)
+	app, err := billbridge.AppFor(ctx, "qm")
 	if err != nil {
-		return err
-	}
-	if err := app.NeedQM(); err != nil {
 		return err
 	}
 	f.app = app
