@@ -16,8 +16,10 @@ import (
 // requests a second per address, and an anonymous flood of redirects would
 // otherwise starve the callbacks that post payments. So a page's Requery
 // is served from a short cache where it can be, shares a call with other
-// pages for the same bill, and takes a token only when one is free now:
-// callbacks wait for theirs (they reserve tokens ahead), pages never do.
+// pages for the same bill, and takes only a token no callback has
+// reserved, waiting at most pageMaxWait for one; past it a page is told to
+// reload. Callbacks wait for theirs (they reserve tokens ahead), so pages
+// only ever get what is left.
 
 // ErrBusy is a page's Requery that was not sent: the rate budget is kept
 // for payments just now. It is temporary.
@@ -32,6 +34,11 @@ const (
 	// unknownTTL: how long an unknown bill id is remembered as unknown,
 	// so a made-up id costs at most one Requery per interval.
 	unknownTTL = 30 * time.Second
+	// pageMaxWait: the longest a page waits for a rate token. A customer
+	// back from QM while its callback takes a token still gets the page;
+	// a flood gets "reload in a moment" instead of the callbacks' budget.
+	pageMaxWait = 250 * time.Millisecond
+	pagePoll    = 20 * time.Millisecond
 	// pageCacheMax bounds the cache; past it, expired entries go, then
 	// (under a flood of distinct ids) the whole cache.
 	pageCacheMax = 10000
@@ -88,8 +95,8 @@ func (c *Client) RequeryForPage(ctx context.Context, billID string) (Bill, error
 		return e.bill, e.err
 	}
 	b, err := c.pageFlights.Do(ctx, billID, func(ctx context.Context) (Bill, error) {
-		if !c.limiter.Allow() {
-			return Bill{}, ErrBusy
+		if err := c.pageToken(ctx); err != nil {
+			return Bill{}, err
 		}
 		// One attempt, on the token just taken: a page can be reloaded.
 		status, answer, err := c.send(ctx, "requery", http.MethodGet, "/v1/bill/requery?billId="+url.QueryEscape(billID), nil, true, gateway.Retry{})
@@ -107,4 +114,28 @@ func (c *Client) RequeryForPage(ctx context.Context, billID string) (Bill, error
 		c.pages.put(billID, pageEntry{err: err, until: now.Add(unknownTTL)}, now)
 	}
 	return b, err
+}
+
+// pageToken takes a rate token for a page if one is free within
+// pageMaxWait, or answers ErrBusy. It asks for a free token now and then
+// rather than reserving one: a reservation would be a claim on the future
+// that pushes the callbacks' own reservations back, while a free token is
+// one no callback has reserved.
+func (c *Client) pageToken(ctx context.Context) error {
+	deadline := time.Now().Add(pageMaxWait)
+	for {
+		if c.limiter.Allow() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return ErrBusy
+		}
+		t := time.NewTimer(pagePoll)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return &TransportError{Call: "requery", Err: ctx.Err()}
+		}
+	}
 }
