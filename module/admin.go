@@ -68,7 +68,7 @@ func (adminAPI) health(w http.ResponseWriter, r *http.Request) error {
 	if app == nil {
 		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: errors.New("billbridge is not running")}
 	}
-	return writeHealth(w, app.health(r.Context()))
+	return writeHealth(w, app.Health(r.Context()))
 }
 
 func (adminAPI) event(w http.ResponseWriter, r *http.Request) error {

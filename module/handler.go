@@ -51,6 +51,7 @@ type Handler struct {
 	flow    Flow
 	profile Profile
 	name    string
+	gateway string // the first part of the profile's key: bill24, qm
 	app     *App
 	store   store.Store
 	logger  *zap.Logger
@@ -110,6 +111,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.profile.Key == "" || len(h.profile.Methods) == 0 || h.profile.ContentType == "" {
 		return fmt.Errorf("flow %s: incomplete profile", h.name)
 	}
+	h.gateway, _, _ = strings.Cut(h.profile.Key, ":")
 	if h.Namespace != "" {
 		if !validNamespace(h.Namespace) {
 			return fmt.Errorf("namespace %q: use letters, digits, '-' and '_'", h.Namespace)

@@ -92,9 +92,9 @@ type Health struct {
 	Calls  map[string]UpstreamReport `json:"upstreams"`
 }
 
-// health reports on the app: the store answers within a second, is
+// Health reports on the app: the store answers within a second, is
 // durable (where it can tell), and how the upstreams' last calls went.
-func (a *App) health(ctx context.Context) Health {
+func (a *App) Health(ctx context.Context) Health {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	h := Health{Status: "ok", Store: store.HealthOf(ctx, a.store), Calls: map[string]UpstreamReport{"legacy": a.calls.legacy.report()}}
@@ -147,7 +147,7 @@ func (h *HealthHandler) Provision(ctx caddy.Context) error {
 
 // ServeHTTP writes the report.
 func (h *HealthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
-	return writeHealth(w, h.app.health(r.Context()))
+	return writeHealth(w, h.app.Health(r.Context()))
 }
 
 // UnmarshalCaddyfile takes no arguments and no block.

@@ -184,6 +184,7 @@ func (h *Handler) run(r *http.Request) (Result, *Event, []byte) {
 	if v, ok := h.flow.(Verifier); ok {
 		res := v.Verify(r.Context(), ev)
 		h.count(policies[res.Verdict].counter)
+		h.noteCall(res.Verdict) // how the gateway's API answered, for health
 		if res.Verdict != Verified {
 			h.mark(r, res, ev)
 			return res, ev, body
@@ -339,14 +340,7 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, a answer) {
 // record logs and counts the answer: one line per gateway event.
 func (h *Handler) record(a answer, d time.Duration) {
 	h.metrics.observe(h.name, a.label, d)
-	gateway, _, _ := strings.Cut(h.profile.Key, ":")
-	if u := h.app.calls.of(a.Verdict, gateway); u != nil {
-		if a.status >= 500 {
-			u.failed(string(a.Verdict))
-		} else {
-			u.ok()
-		}
-	}
+	h.noteCall(a.Verdict)
 	ce := h.logger.Check(a.level, "gateway event")
 	if ce == nil {
 		return
@@ -376,6 +370,20 @@ func (h *Handler) record(a answer, d time.Duration) {
 		fields = append(fields, zap.String("error", a.Err.Error()))
 	}
 	ce.Write(fields...)
+}
+
+// noteCall tells the health report how an upstream call went, by the
+// verdict it produced.
+func (h *Handler) noteCall(v Verdict) {
+	u := h.app.calls.of(v, h.gateway)
+	if u == nil {
+		return
+	}
+	if policies[v].status >= 500 {
+		u.failed(string(v))
+	} else {
+		u.ok()
+	}
 }
 
 // mark counts a verdict's dedupe or verify result and emits its event:

@@ -168,3 +168,26 @@ func TestCreateBillRefusesWhatQMCannotBill(t *testing.T) {
 		t.Errorf("QM saw %d calls for bills it could not create", env.qm.calls)
 	}
 }
+
+// TestCallbackFeedsTheHealthReport: QM's and the legacy API's answers
+// reach the health report, under a namespace too.
+func TestCallbackFeedsTheHealthReport(t *testing.T) {
+	env := newQMEnv(t)
+	h, err := env.s.HandlerFromCaddyfile("billbridge qm_callback {\n\tnamespace shop2\n\tcall POST /paid\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(env.bill("H1", 1, "10.00"))
+	if w := serve(t, h, httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))); w.Code != 200 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	calls := env.s.App.Health(t.Context()).Calls
+	if calls["qm"].LastOKAt.IsZero() || calls["legacy"].LastOKAt.IsZero() {
+		t.Errorf("health after a posted callback: %+v, want QM's and the legacy's last success", calls)
+	}
+	unknown := strings.Replace(string(body), `"H1"`, `"H404"`, 1)
+	serve(t, h, httptest.NewRequest(http.MethodPost, "/", strings.NewReader(unknown)))
+	if calls := env.s.App.Health(t.Context()).Calls; calls["qm"].LastError != "" {
+		t.Errorf("an unknown bill is QM answering, not QM failing: %+v", calls["qm"])
+	}
+}
