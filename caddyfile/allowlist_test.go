@@ -40,12 +40,7 @@ func TestREADMEAllowList(t *testing.T) {
 	tester := newTester(t)
 	site := func(block string) string {
 		return fmt.Sprintf(`{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	skip_install_trust
-	persist_config off
-	billbridge {
+`+testGlobals+`	billbridge {
 		legacy %s
 		bill24 {
 			token tok-webhook

@@ -11,12 +11,7 @@ import (
 )
 
 const healthCaddyfile = `{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	skip_install_trust
-	persist_config off
-	billbridge {
+` + testGlobals + `	billbridge {
 		store redis redis://%s {
 			timeout 300ms
 			dial_timeout 300ms

@@ -32,3 +32,12 @@ func newTester(t *testing.T) *caddytest.Tester {
 	}
 	return caddytest.NewTester(t)
 }
+
+// testGlobals are the global options every integration test's Caddyfile
+// starts with: caddytest's admin endpoint and ports, no trust store.
+const testGlobals = `	admin localhost:2999
+	http_port 9080
+	https_port 9443
+	skip_install_trust
+	persist_config off
+`

@@ -14,12 +14,7 @@ import (
 )
 
 const proxyCaddyfile = `{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	skip_install_trust
-	persist_config off
-	billbridge {
+` + testGlobals + `	billbridge {
 		legacy %s {
 			timeout 1s
 			header X-Api-Key secret-key

@@ -7,12 +7,7 @@ import (
 )
 
 const verifyCaddyfile = `{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	skip_install_trust
-	persist_config off
-	billbridge {
+` + testGlobals + `	billbridge {
 		legacy %s {
 			timeout 1s
 		}

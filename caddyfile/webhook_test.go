@@ -24,12 +24,7 @@ import (
 // handler instances sharing one store, as two Caddy instances behind a
 // load balancer share one Redis.
 const webhookCaddyfile = `{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	skip_install_trust
-	persist_config off
-	billbridge {
+` + testGlobals + `	billbridge {
 		store %s
 		legacy %s {
 			timeout 1s
