@@ -60,6 +60,11 @@ func (m *MemoryBackend) lookup(key string, now time.Time) *memoryEntry {
 // snapshot returns a copy of rec that shares no memory with the store.
 func snapshot(rec Record) Record {
 	rec.Response.Body = cloneBytes(rec.Response.Body)
+	rec.Payload = cloneBytes(rec.Payload)
+	rec.History = append([]Attempt(nil), rec.History...)
+	if len(rec.History) == 0 {
+		rec.History = nil
+	}
 	return rec
 }
 
@@ -91,6 +96,10 @@ func (m *MemoryBackend) Claim(ctx context.Context, key, owner, fingerprint strin
 	r := &e.rec
 	if !fingerprintMatches(r.Fingerprint, fingerprint) {
 		return ClaimResult{Outcome: Conflict, Record: snapshot(*r)}, nil
+	}
+	if r.Custody {
+		// The gateway was told it is taken: a worker delivers it.
+		return ClaimResult{Outcome: Replay, Record: snapshot(*r)}, nil
 	}
 	switch r.State {
 	case StateDone:

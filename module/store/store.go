@@ -76,6 +76,23 @@ type Record struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	LeaseUntil time.Time // zero unless processing
+
+	// The fields of custody (see [Queue]); zero for a record delivered
+	// synchronously.
+
+	// Custody reports that the store holds the event for delivery: the
+	// gateway has been answered.
+	Custody bool
+	// Flow is the flow's store key (Entry.Flow).
+	Flow string
+	// Payload is what the flow needs to deliver the event again.
+	Payload []byte
+	// NextAttempt is when a queued record is due.
+	NextAttempt time.Time
+	// History holds the latest attempts, oldest first.
+	History []Attempt
+	// Reason says why a record is dead or discarded.
+	Reason string
 }
 
 // Outcome of a [Store.Claim].
