@@ -31,6 +31,8 @@ type legacyStub struct {
 	refuseNext atomic.Int64 // answer this many posts 200 {"result":"ERROR"}
 	slowNext   atomic.Int64 // record, then answer this many posts late
 	slowOKNext atomic.Int64 // answer this many posts OK, but only after slow
+	down       atomic.Bool  // answer every post 503, recording nothing (an outage)
+	reject     atomic.Bool  // answer every post 400 UNKNOWN_INVOICE, recording nothing
 	slow       time.Duration
 }
 
@@ -106,6 +108,16 @@ func (s *legacyStub) pay(w http.ResponseWriter, r *http.Request) {
 	s.posts.Add(1)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if s.down.Load() {
+		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if s.reject.Load() {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"result":"ERROR","error":"UNKNOWN_INVOICE"}`)
 		return
 	}
 	if s.failNext.Add(-1) >= 0 {

@@ -46,6 +46,7 @@ type App struct {
 	CurrencyDigits map[string]int32 `json:"currency_digits,omitempty"`
 
 	store    store.Store
+	custody  *custody // nil unless a flow delivers queued
 	calls    *upstreams
 	compiler *mappings.Compiler
 	exps     mappings.Exponents
@@ -163,18 +164,42 @@ func (a *App) Cleanup() error {
 	return nil
 }
 
-// Start makes this config's store the one the admin API reads.
+// Start makes this config's store the one the admin API reads, and starts
+// the delivery workers if a flow holds payments.
 func (a *App) Start() error {
 	activeStore.Store(&a.store)
 	activeApp.Store(a)
+	if a.custody != nil {
+		a.custody.start()
+	}
 	return nil
 }
 
 // Stop lets go of the admin API's store, unless a newer config (started
-// before this one stops) has already replaced it.
+// before this one stops) has already replaced it, and stops the delivery
+// workers, waiting for the deliveries in flight.
 func (a *App) Stop() error {
 	activeStore.CompareAndSwap(&a.store, nil)
 	activeApp.CompareAndSwap(a, nil)
+	if a.custody != nil {
+		a.custody.shutdown()
+	}
+	return nil
+}
+
+// holdFor makes h the deliverer of its flow's held payments.
+func (a *App) holdFor(h *Handler) error {
+	q, ok := a.store.(store.Queue)
+	if !ok {
+		return fmt.Errorf("deliver queued: store %T cannot hold payments", a.store)
+	}
+	if _, ok := h.flow.(Keeper); !ok {
+		return fmt.Errorf("deliver queued: flow %s cannot be held; use deliver sync", h.name)
+	}
+	if a.custody == nil {
+		a.custody = newCustody(q, a.logger.Named("custody"))
+	}
+	a.custody.register(h)
 	return nil
 }
 

@@ -58,6 +58,19 @@ type Answerer interface {
 	Answer(ev *Event, out Outcome) Result
 }
 
+// Keeper is a flow that moves money and whose events can be held in
+// custody (deliver queued): Keep encodes what Restore needs to rebuild the
+// event later, in another process if need be, exactly as the pipeline had
+// it after verification, so a delivery worker never asks the gateway
+// again and the mappings see the same payment.
+type Keeper interface {
+	// Keep encodes a verified event; body is the gateway's request body.
+	Keep(ev *Event, body []byte) ([]byte, error)
+	// Restore rebuilds the event Keep encoded, with the flow's current
+	// settings (a fixed mapping fixes a redelivery).
+	Restore(kept []byte) (*Event, error)
+}
+
 // Profile describes a flow to the pipeline.
 type Profile struct {
 	// Key prefixes the store keys of its events, e.g. "bill24:webhook";
@@ -137,6 +150,10 @@ type Result struct {
 	Err error
 	// Legacy is the legacy answer's status, 0 if none.
 	Legacy int
+
+	// answer is the legacy answer a payment's verdict was judged on, for
+	// a delivery's reject expression.
+	answer *mappings.Response
 }
 
 // Verdicts a flow or a stage returns. pipeline.go's policy table gives
@@ -165,6 +182,7 @@ const (
 	UnknownBill       Verdict = "unknown_bill"
 
 	// The store.
+	Held             Verdict = "queued" // in custody: a worker delivers it
 	Replayed         Verdict = "replay"
 	Duplicate        Verdict = "duplicate"
 	InFlight         Verdict = "in_flight"

@@ -118,8 +118,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.profile.Key = h.Namespace + ":" + h.profile.Key
 	}
-	if h.profile.Payment != nil && h.profile.Payment.success == nil {
-		return fmt.Errorf("flow %s: payment settings not provisioned", h.name)
+	if p := h.profile.Payment; p != nil {
+		if p.success == nil {
+			return fmt.Errorf("flow %s: payment settings not provisioned", h.name)
+		}
+		if p.queued() {
+			if err := app.holdFor(h); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ type flowMetrics struct {
 	dedupes  *prometheus.CounterVec
 	legacy   *prometheus.HistogramVec
 	verifies *prometheus.CounterVec
+	delivery *prometheus.CounterVec
 }
 
 var (
@@ -54,9 +55,13 @@ func registerMetrics(reg prometheus.Registerer, logger *zap.Logger) *flowMetrics
 				Namespace: ns, Subsystem: sub, Name: "verifications_total",
 				Help: "Checks with the gateway's own record: verified, mismatch, not_final, unknown, error.",
 			}, []string{"flow", "result"}),
+			delivery: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: ns, Subsystem: sub, Name: "deliveries_total",
+				Help: "Delivery attempts of payments held in custody, by flow and outcome: delivered, retry, dead.",
+			}, []string{"flow", "outcome"}),
 		}
 	})
-	for _, c := range []prometheus.Collector{metrics.events, metrics.duration, metrics.dedupes, metrics.legacy, metrics.verifies} {
+	for _, c := range []prometheus.Collector{metrics.events, metrics.duration, metrics.dedupes, metrics.legacy, metrics.verifies, metrics.delivery} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -74,6 +79,10 @@ func (m *flowMetrics) observe(flow, outcome string, d time.Duration) {
 
 func (m *flowMetrics) dedupe(flow, result string) {
 	m.dedupes.WithLabelValues(flow, result).Inc()
+}
+
+func (m *flowMetrics) delivered(flow, outcome string) {
+	m.delivery.WithLabelValues(flow, outcome).Inc()
 }
 
 func (m *flowMetrics) verify(flow, result string) {

@@ -3,6 +3,7 @@ package billbridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -28,42 +29,24 @@ import (
 //     otherwise.
 //
 // What each verdict does to the claim is the policy table's settle column.
-func (h *Handler) once(r *http.Request, ev *Event) Result {
+func (h *Handler) once(r *http.Request, ev *Event, body []byte) Result {
 	p := h.profile.Payment
+	if p.queued() {
+		return h.hold(r, ev, body)
+	}
 	ctx := r.Context()
-	key := h.profile.Key + ":" + ev.ID
+	key := h.key(ev)
 	owner := newOwner()
 	claim, err := h.claim(ctx, key, ev.Fingerprint, owner)
 	if err != nil {
-		h.count(policies[StoreUnavailable].counter)
-		if p.OnStoreError == "allow" {
-			h.logger.Warn("store unreachable; posting without a claim (on_store_error allow)",
-				zap.String("flow", h.name), zap.String("event_id", ev.LogID), zap.Error(err))
-			res := h.judge(ev, h.send(ctx, ev, true))
-			h.mark(r, res, ev)
-			return h.acked(res)
-		}
-		return Stop(StoreUnavailable, "", err)
+		return h.storeFailed(r, ev, err)
 	}
-
-	switch claim.Outcome {
-	case store.Replay:
-		if p.OnDuplicate == "error" {
-			return h.marked(r, Result{Verdict: Duplicate, Body: h.profile.Duplicate}, ev)
-		}
-		resp := claim.Record.Response
-		return h.marked(r, Result{Verdict: Replayed, Status: resp.Status, Body: resp.Body,
-			Header: http.Header{"Content-Type": {resp.ContentType}}}, ev)
-	case store.InFlight:
-		return h.marked(r, Result{Verdict: InFlight}, ev)
-	case store.Conflict:
-		h.logger.Warn("same transaction id with a different payload: not forwarded",
-			zap.String("flow", h.name), zap.String("event_id", ev.LogID))
-		return h.marked(r, Result{Verdict: Conflict}, ev)
+	if claim.Outcome != store.Claimed {
+		return h.notClaimed(r, claim, ev)
 	}
 	h.metrics.dedupe(h.name, "claimed")
 
-	res := h.attempt(r, ev, claim.Ambiguous)
+	res := h.attempt(r.Context(), ev, claim.Ambiguous)
 	res = h.acked(res)
 	h.mark(r, res, ev)
 
@@ -111,6 +94,44 @@ func (h *Handler) once(r *http.Request, ev *Event) Result {
 		_ = h.store.Release(sctx, key, owner, true, time.Duration(p.Retention))
 	}
 	return res
+}
+
+// key is the store key of an event.
+func (h *Handler) key(ev *Event) string { return h.profile.Key + ":" + ev.ID }
+
+// storeFailed answers an event the store could not take: 503, unless
+// on_store_error allow posts it without a claim.
+func (h *Handler) storeFailed(r *http.Request, ev *Event, err error) Result {
+	h.count(policies[StoreUnavailable].counter)
+	if h.profile.Payment.OnStoreError == "allow" {
+		h.logger.Warn("store unreachable; posting without a claim (on_store_error allow)",
+			zap.String("flow", h.name), zap.String("event_id", ev.LogID), zap.Error(err))
+		res := h.judge(ev, h.send(r.Context(), ev, true))
+		h.mark(r, res, ev)
+		return h.acked(res)
+	}
+	return Stop(StoreUnavailable, "", err)
+}
+
+// notClaimed answers an event someone else has, or had: a replay of the
+// stored answer, in flight (503), or a conflict (409).
+func (h *Handler) notClaimed(r *http.Request, claim store.ClaimResult, ev *Event) Result {
+	switch claim.Outcome {
+	case store.Replay:
+		if h.profile.Payment.OnDuplicate == "error" {
+			return h.marked(r, Result{Verdict: Duplicate, Body: h.profile.Duplicate}, ev)
+		}
+		resp := claim.Record.Response
+		return h.marked(r, Result{Verdict: Replayed, Status: resp.Status, Body: resp.Body,
+			Header: http.Header{"Content-Type": {resp.ContentType}}}, ev)
+	case store.InFlight:
+		return h.marked(r, Result{Verdict: InFlight}, ev)
+	case store.Conflict:
+		h.logger.Warn("same transaction id with a different payload: not forwarded",
+			zap.String("flow", h.name), zap.String("event_id", ev.LogID))
+		return h.marked(r, Result{Verdict: Conflict}, ev)
+	}
+	return Stop(Internal, "", fmt.Errorf("store answered %v", claim.Outcome))
 }
 
 // release gives a claim up after a failed attempt.
@@ -174,14 +195,14 @@ func (h *Handler) claim(ctx context.Context, key, fingerprint, owner string) (st
 
 // attempt posts a claimed event, asking the lookup call first when an
 // earlier attempt may already have reached the legacy system.
-func (h *Handler) attempt(r *http.Request, ev *Event, uncertain bool) Result {
+func (h *Handler) attempt(ctx context.Context, ev *Event, uncertain bool) Result {
 	p := h.profile.Payment
 	if uncertain && ev.Call != nil {
 		if p.lookup == nil {
 			h.logger.Warn("an earlier attempt may have reached the legacy system and no lookup is configured; posting again with the same idempotency key",
 				zap.String("event_id", ev.LogID))
 		} else {
-			found, stop := h.lookup(r.Context(), ev)
+			found, stop := h.lookup(ctx, ev)
 			if stop != nil {
 				return *stop
 			}
@@ -190,7 +211,7 @@ func (h *Handler) attempt(r *http.Request, ev *Event, uncertain bool) Result {
 			}
 		}
 	}
-	return h.judge(ev, h.send(r.Context(), ev, true))
+	return h.judge(ev, h.send(ctx, ev, true))
 }
 
 // lookup asks the legacy system whether it has the payment. A non-nil

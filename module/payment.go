@@ -58,12 +58,40 @@ type Payment struct {
 	// id to the legacy API. Default: Idempotency-Key. "-" sends none.
 	IdempotencyHeader string `json:"idempotency_header,omitempty"`
 
+	// Deliver is how a payment reaches the legacy system. "queued": once
+	// verified, it is held in the store and the gateway is answered at
+	// once; a delivery worker posts it, under the same exactly-once
+	// contract, until the legacy system has it, however long an outage
+	// lasts. "sync": the gateway waits for the legacy system's answer, and
+	// retries when it fails. Default: queued on a durable store (file,
+	// Redis), sync on the memory store, which would lose what it holds at
+	// a restart.
+	Deliver string `json:"deliver,omitempty"`
+
+	// RetrySchedule is how long a queued payment waits before each new
+	// attempt after a failed one; the last delay repeats. Default: 10s 1m
+	// 5m 30m 2h 6h 12h 24h.
+	RetrySchedule []caddy.Duration `json:"retry_schedule,omitempty"`
+
+	// GiveUpAfter is how long after it arrived a queued payment stops
+	// being retried and becomes dead (kept, with its last error, for an
+	// operator to redeliver or discard). Default: 7 days; at most the
+	// retention.
+	GiveUpAfter caddy.Duration `json:"give_up_after,omitempty"`
+
+	// Reject recognises a legacy answer that refuses a queued payment for
+	// good, e.g. `res.status == 400 && res.body.error == "UNKNOWN_INVOICE"`:
+	// it becomes dead at once instead of being retried. Without it every
+	// refusal is retried on the schedule.
+	Reject string `json:"reject,omitempty"`
+
 	// OnStoreError is what to do when the store cannot be reached:
 	// "reject" (default: 503, the gateway retries, nothing is posted) or
 	// "allow" (post without a claim, for legacy APIs that dedupe themselves).
 	OnStoreError string `json:"on_store_error,omitempty"`
 
 	call    *CompiledCall
+	reject  *mappings.Program
 	success *mappings.Program
 	already *mappings.Program
 	lookup  *CompiledCall
@@ -117,6 +145,9 @@ func (p *Payment) Provision(app *App, reqEnv, resEnv any) error {
 	if p.IdempotencyHeader == "" {
 		p.IdempotencyHeader = defaultIdemHeader
 	}
+	if err := p.provisionDelivery(app); err != nil {
+		return err
+	}
 	comp := app.compiler
 	var err error
 	if p.call, err = CompileCall(p.Call, comp, reqEnv, "call"); err != nil {
@@ -132,6 +163,11 @@ func (p *Payment) Provision(app *App, reqEnv, resEnv any) error {
 	if p.Already != "" {
 		if p.already, err = comp.Compile(p.Already, resEnv, mappings.KindBool); err != nil {
 			return fmt.Errorf("already: %w", err)
+		}
+	}
+	if p.Reject != "" {
+		if p.reject, err = comp.Compile(p.Reject, resEnv, mappings.KindBool); err != nil {
+			return fmt.Errorf("reject: %w", err)
 		}
 	}
 	if p.Lookup != nil {
@@ -181,10 +217,15 @@ func (p *Payment) idempotency(lr *legacyRequest, id string) {
 //	retention          <duration>
 //	idempotency_header <name>|off
 //	on_store_error     reject|allow
+//	deliver            queued|sync
+//	retry_schedule     <duration>...
+//	give_up_after      <duration>
+//	reject             <expr>
 func (p *Payment) UnmarshalSubdirective(d *caddyfile.Dispenser, chk *ExprChecker, seen Once) (handled bool, err error) {
 	sub := d.Val()
 	switch sub {
-	case "call", "success", "already", "lookup", "on_duplicate", "duplicate_wait", "lease", "retention", "idempotency_header", "on_store_error":
+	case "call", "success", "already", "lookup", "on_duplicate", "duplicate_wait", "lease", "retention", "idempotency_header", "on_store_error",
+		"deliver", "retry_schedule", "give_up_after", "reject":
 	default:
 		return false, nil
 	}
@@ -198,7 +239,7 @@ func (p *Payment) UnmarshalSubdirective(d *caddyfile.Dispenser, chk *ExprChecker
 			return true, err
 		}
 		p.Call = c
-	case "success", "already":
+	case "success", "already", "reject":
 		v, err := OneArg(d)
 		if err != nil {
 			return true, err
@@ -206,11 +247,28 @@ func (p *Payment) UnmarshalSubdirective(d *caddyfile.Dispenser, chk *ExprChecker
 		if err := chk.Response(d, v, mappings.KindBool); err != nil {
 			return true, err
 		}
-		if sub == "success" {
-			p.Success = v
-		} else {
-			p.Already = v
+		*map[string]*string{"success": &p.Success, "already": &p.Already, "reject": &p.Reject}[sub] = v
+	case "deliver":
+		v, err := OneArg(d)
+		if err != nil {
+			return true, err
 		}
+		if v != deliverQueued && v != deliverSync {
+			return true, d.Errf("deliver must be queued or sync, not %q", v)
+		}
+		p.Deliver = v
+	case "retry_schedule":
+		s, err := scheduleArgs(d)
+		if err != nil {
+			return true, err
+		}
+		p.RetrySchedule = s
+	case "give_up_after":
+		dur, err := DurationArg(d)
+		if err != nil {
+			return true, err
+		}
+		p.GiveUpAfter = dur
 	case "lookup":
 		c, found, err := ParseCall(d, chk, true)
 		if err != nil {

@@ -78,6 +78,7 @@ var policies = map[Verdict]policy{
 	VerifyMismatch:    {status: 409, level: zap.WarnLevel, counter: "verify:mismatch", event: "billbridge.verify_mismatch", message: "message does not match the gateway's record"},
 	UnknownBill:       {status: 400, level: zap.WarnLevel, counter: "verify:unknown", message: "unknown to the gateway"},
 
+	Held:             {status: 200, level: zap.InfoLevel, counter: "dedupe:queued", event: "billbridge.queued"},
 	Replayed:         {level: zap.InfoLevel, counter: "dedupe:replay", event: "billbridge.duplicate"},
 	Duplicate:        {status: 200, level: zap.InfoLevel, counter: "dedupe:replay", event: "billbridge.duplicate"},
 	InFlight:         {status: 503, retryAfter: true, level: zap.InfoLevel, counter: "dedupe:in_flight", message: "this transaction is being processed; retry later"},
@@ -193,7 +194,7 @@ func (h *Handler) run(r *http.Request) (Result, *Event, []byte) {
 	if prof.Payment == nil {
 		return h.answerOf(ev, h.send(r.Context(), ev, false)), ev, body
 	}
-	return h.once(r, ev), ev, body
+	return h.once(r, ev, body), ev, body
 }
 
 // send runs the outbound step: the flow's own (Sender) or the event's
@@ -280,9 +281,9 @@ func (h *Handler) judge(ev *Event, out Outcome) Result {
 		}
 	}
 	if out.Res.Status >= 500 {
-		return Result{Verdict: LegacyFailed, Message: fmt.Sprintf("legacy system failed (HTTP %d)", out.Res.Status), Legacy: out.Res.Status}
+		return Result{Verdict: LegacyFailed, Message: fmt.Sprintf("legacy system failed (HTTP %d)", out.Res.Status), Legacy: out.Res.Status, answer: &out.Res}
 	}
-	return Result{Verdict: LegacyRefused, Message: fmt.Sprintf("legacy system did not accept the payment (HTTP %d)", out.Res.Status), Legacy: out.Res.Status}
+	return Result{Verdict: LegacyRefused, Message: fmt.Sprintf("legacy system did not accept the payment (HTTP %d)", out.Res.Status), Legacy: out.Res.Status, answer: &out.Res}
 }
 
 // shape turns a verdict into the answer: status, headers and body.

@@ -830,3 +830,13 @@ func decodeTransaction(data map[string]any) (Transaction, error) {
 	}
 	return tx, nil
 }
+
+// DecodeTransaction reads a verify answer's data object alone, as
+// billbridge keeps it for a payment it holds (see Transaction.Raw).
+func DecodeTransaction(data []byte) (Transaction, error) {
+	m, err := gateway.DecodeObject(data, "kept transaction")
+	if err != nil {
+		return Transaction{}, err
+	}
+	return decodeTransaction(m)
+}

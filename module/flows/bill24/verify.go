@@ -44,12 +44,18 @@ func (f *Webhook) Verify(ctx context.Context, ev *billbridge.Event) billbridge.R
 	if what != "" {
 		return mismatch(what)
 	}
-	// From here on the mappings see Bill24's record.
+	verifiedEvent(ev, verified, t)
+	return billbridge.Result{Verdict: billbridge.Verified}
+}
+
+// verifiedEvent makes the mappings see Bill24's record from here on, and
+// keeps the record for a payment held in custody (Keep).
+func verifiedEvent(ev *billbridge.Event, verified wire.Webhook, t wire.Transaction) {
 	ev.Payload = verified
 	ev.Env = webhookReqEnv{Req: verified}
 	ev.Respond = func(res mappings.Response) any { return webhookResEnv{Req: verified, Res: res} }
 	ev.Fingerprint = verified.Fingerprint()
-	return billbridge.Result{Verdict: billbridge.Verified}
+	ev.State = t
 }
 
 func mismatch(what string) billbridge.Result {

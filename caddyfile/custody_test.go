@@ -1,0 +1,148 @@
+package caddyfile
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Custody (deliver queued), from outside: the gateway is answered once the
+// payment is held, and the legacy system gets every held payment exactly
+// once, however long it is down.
+
+// queuedExtra is the flow's delivery settings in these tests: a schedule
+// of fractions of a second stands for the default one of days.
+const queuedExtra = "deliver queued\n\t\tretry_schedule 300ms 700ms\n\t\tgive_up_after 1h"
+
+// custodyKinds runs a custody test on every store that holds payments.
+func custodyKinds(t *testing.T, fn func(t *testing.T, env *webhookEnv)) {
+	for _, kind := range []string{"memory"} {
+		t.Run(kind, func(t *testing.T) {
+			fn(t, newWebhookEnv(t, kind, false, queuedExtra))
+		})
+	}
+}
+
+// eventually waits up to d for cond, polling.
+func eventually(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cond()
+}
+
+// adminRecord reads an event's record from the admin API.
+func adminRecord(t *testing.T, id string) map[string]any {
+	t.Helper()
+	resp, err := http.Get("http://localhost:2999/billbridge/events/bill24/webhook/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatalf("admin record of %s: HTTP %d: %v", id, resp.StatusCode, err)
+	}
+	return m
+}
+
+func TestCustodyOutageLongerThanTheGatewaysRetries(t *testing.T) {
+	custodyKinds(t, func(t *testing.T, env *webhookEnv) {
+		env.stub.down.Store(true)
+		const n = 100
+		ids := make([]string, n)
+		client := burstClient()
+		var wg sync.WaitGroup
+		acked := make([]bool, n)
+		for i := range ids {
+			ids[i] = uniqueID(t, fmt.Sprintf("out%03d", i))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var err error
+				if acked[i], err = deliverLikeBill24(client, webhookA, webhookV1(ids[i], "45.10"), 50*time.Millisecond); err != nil {
+					t.Errorf("%s: %v", ids[i], err)
+				}
+			}()
+		}
+		wg.Wait()
+		// The gateway's whole retry window has passed (it stopped at the
+		// first 200), and the legacy system is still down.
+		time.Sleep(time.Second)
+		booked := 0
+		for _, id := range ids {
+			booked += len(env.stub.ledger(id))
+		}
+		if booked != 0 {
+			t.Fatalf("%d payments booked while the legacy API was down", booked)
+		}
+		if p := env.stub.posts.Load(); p < n {
+			t.Errorf("%d delivery attempts during the outage, want at least one per payment (%d)", p, n)
+		}
+		rec := adminRecord(t, ids[0])
+		if rec["state"] != "queued" && rec["state"] != "processing" {
+			t.Errorf("a payment held during the outage is %v: %v", rec["state"], rec)
+		}
+		env.stub.down.Store(false)
+		all := eventually(20*time.Second, func() bool {
+			for _, id := range ids {
+				if len(env.stub.ledger(id)) == 0 {
+					return false
+				}
+			}
+			return true
+		})
+		if !all {
+			t.Errorf("not every held payment reached the legacy API after it came back")
+		}
+		once := 0
+		for i, id := range ids {
+			if !acked[i] {
+				t.Errorf("%s was not acknowledged", id)
+			}
+			switch l := env.stub.ledger(id); len(l) {
+			case 1:
+				once++
+				if got := l[0].Form.Get("payer_name"); got != "ម៉ៅ សាមន" || l[0].Form.Get("amount") != "45.10" {
+					t.Errorf("%s booked as %q %q", id, got, l[0].Form.Get("amount"))
+				}
+			default:
+				t.Errorf("%s booked %d times", id, len(l))
+			}
+		}
+		t.Logf("%d of %d acknowledged payments booked exactly once after an outage longer than the gateway's retries; %d attempts in all", once, n, env.stub.posts.Load())
+		// Done records replay the first answer, byte for byte.
+		if status, body := send(client, webhookB, webhookV1(ids[0], "45.10")); status != 200 || body != ackOK {
+			t.Errorf("a late duplicate: %d %s", status, body)
+		}
+		if len(env.stub.ledger(ids[0])) != 1 {
+			t.Errorf("a late duplicate was booked")
+		}
+	})
+}
+
+func TestCustodyUncertainAttemptAsksLookup(t *testing.T) {
+	custodyKinds(t, func(t *testing.T, env *webhookEnv) {
+		id := uniqueID(t, "unc")
+		env.stub.slowNext.Store(1) // books, then answers after the legacy timeout
+		if status, body := send(burstClient(), webhookA, webhookV1(id, "7")); status != 200 || body != ackOK {
+			t.Fatalf("held payment answered %d %s", status, body)
+		}
+		if !eventually(10*time.Second, func() bool { return adminRecord(t, id)["state"] == "done" }) {
+			t.Fatalf("the payment never ended done: %v", adminRecord(t, id))
+		}
+		if n := len(env.stub.ledger(id)); n != 1 {
+			t.Errorf("booked %d times, want 1", n)
+		}
+		if env.stub.lookups.Load() == 0 {
+			t.Errorf("the attempt after an uncertain one did not ask lookup")
+		}
+	})
+}
