@@ -122,6 +122,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if p.success == nil {
 			return fmt.Errorf("flow %s: payment settings not provisioned", h.name)
 		}
+		if _, standalone := standaloneApp(ctx); standalone {
+			// A dry run or a contract test shows the legacy call a worker
+			// would make, in the same request.
+			p.Deliver = deliverSync
+		}
 		if p.queued() {
 			if err := app.holdFor(h); err != nil {
 				return err

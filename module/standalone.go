@@ -74,6 +74,10 @@ func (s *Standalone) HandlerFromCaddyfile(src string) (*Handler, error) {
 	return s.provision(&h)
 }
 
+// Context is the Caddy context its modules are provisioned in, for tests
+// that provision a flow on its own.
+func (s *Standalone) Context() caddy.Context { return s.ctx }
+
 // Close cleans up every module provisioned.
 func (s *Standalone) Close() {
 	s.end()
