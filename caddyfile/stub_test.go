@@ -32,6 +32,7 @@ type legacyStub struct {
 	slowNext   atomic.Int64 // record, then answer this many posts late
 	slowOKNext atomic.Int64 // answer this many posts OK, but only after slow
 	down       atomic.Bool  // answer every post 503, recording nothing (an outage)
+	bookWait   atomic.Int64 // record each post, then wait this long (ns) before answering OK
 	reject     atomic.Bool  // answer every post 400 UNKNOWN_INVOICE, recording nothing
 	slow       time.Duration
 }
@@ -143,6 +144,15 @@ func (s *legacyStub) pay(w http.ResponseWriter, r *http.Request) {
 	s.payments = append(s.payments, payment{Form: r.PostForm, Header: r.Header.Clone()})
 	n := len(s.payments)
 	s.mu.Unlock()
+	if d := time.Duration(s.bookWait.Load()); d > 0 {
+		// Booked; the answer takes a while (a slow ledger): a crash of
+		// the caller meanwhile leaves the payment uncertain to it.
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if s.slowNext.Add(-1) >= 0 {
 		// Committed, but answers too late: the ambiguous case.
 		select {

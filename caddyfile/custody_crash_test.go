@@ -1,0 +1,178 @@
+package caddyfile
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/billbridge/caddy-billbridge/internal/redistest"
+)
+
+// custodyProcessCaddyfile is a Caddy process taking Bill24 webhooks into
+// custody: a legacy timeout of 1s and a lease of 3s, so that a takeover
+// after a crash comes within the test's patience.
+const custodyProcessCaddyfile = `{
+{{globals}}	billbridge {
+		store %s
+		legacy %s {
+			timeout 1s
+		}
+		bill24 {
+			token tok-webhook
+		}
+	}
+}
+http://127.0.0.1:{{port}} {
+	handle /webhook {
+		billbridge bill24_webhook {
+			call POST /api/payments {
+				encode form
+				field txn_ref    ` + "`req.id`" + `
+				field amount     ` + "`req.amount`" + `
+				field payer_name ` + "`req.customers[0].customer_name`" + `
+			}
+			success ` + "`res.status == 200 && res.body.result == \"OK\"`" + `
+			lookup GET ` + "`\"/api/payments?txn_ref=\" + urlquery(req.id)`" + ` {
+				found ` + "`res.status == 200 && res.body.result == \"OK\"`" + `
+			}
+			deliver queued
+			retry_schedule 300ms
+			lease 3s
+		}
+	}
+}
+`
+
+// holdAll delivers every id like Bill24 to the instances, round robin,
+// and fails the test unless each is acknowledged.
+func holdAll(t *testing.T, ids []string, procs ...*caddyProc) {
+	t.Helper()
+	client := burstClient()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p := procs[i%len(procs)]
+			if ok, err := deliverLikeBill24(client, p.URL("/webhook"), webhookV1(id, "12.30"), 100*time.Millisecond); !ok {
+				t.Errorf("%s not acknowledged by %s: %v", id, p.name, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// bookedOnce waits until every id is booked and reports those booked
+// other than once.
+func bookedOnce(t *testing.T, stub *legacyStub, ids []string, patience time.Duration) {
+	t.Helper()
+	all := eventually(patience, func() bool {
+		for _, id := range ids {
+			if len(stub.ledger(id)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	lost, twice := 0, 0
+	for _, id := range ids {
+		switch n := len(stub.ledger(id)); {
+		case n == 0:
+			lost++
+		case n > 1:
+			twice++
+			t.Errorf("%s booked %d times", id, n)
+		}
+		if l := stub.ledger(id); len(l) > 0 && l[0].Form.Get("payer_name") != "ម៉ៅ សាមន" {
+			t.Errorf("%s booked with payer %q", id, l[0].Form.Get("payer_name"))
+		}
+	}
+	if !all || lost > 0 {
+		t.Errorf("%d of %d acknowledged payments never booked", lost, len(ids))
+	}
+	t.Logf("%d payments: %d lost, %d booked twice; %d posts and %d lookups in all",
+		len(ids), lost, twice, stub.posts.Load(), stub.lookups.Load())
+}
+
+// crashStores are the durable stores a crash test runs on.
+func crashStores(t *testing.T) map[string]func(t *testing.T) string {
+	return map[string]func(t *testing.T) string{
+		"file": func(t *testing.T) string { return "file " + filepath.Join(t.TempDir(), "events.db") },
+		"redis": func(t *testing.T) string {
+			srv := redistest.Start(t)
+			return fmt.Sprintf("redis redis://%s {\n\t\t\tkey_prefix crash%d:\n\t\t}", srv.Addr, time.Now().UnixNano())
+		},
+	}
+}
+
+// TestCustodyKill9LosesNothing kills Caddy with payments queued and in
+// flight (booked by the legacy system, not yet recorded as done), starts
+// it again on the same store, and counts.
+func TestCustodyKill9LosesNothing(t *testing.T) {
+	for name, storeFor := range crashStores(t) {
+		t.Run(name, func(t *testing.T) {
+			stub := newLegacyStub(t)
+			stub.bookWait.Store(int64(600 * time.Millisecond))
+			cfg := fmt.Sprintf(custodyProcessCaddyfile, storeFor(t), stub.URL())
+			first := startCaddy(t, "caddy-1", cfg)
+			ids := make([]string, 200)
+			for i := range ids {
+				ids[i] = uniqueID(t, fmt.Sprintf("k%03d", i))
+			}
+			holdAll(t, ids, first)
+			time.Sleep(700 * time.Millisecond) // some delivered, some in flight, most queued
+			first.Kill()
+			before := 0
+			for _, id := range ids {
+				before += min(len(stub.ledger(id)), 1)
+			}
+			t.Logf("killed with %d of %d booked", before, len(ids))
+			if before == len(ids) {
+				t.Fatalf("everything was delivered before the kill: the test proves nothing")
+			}
+			stub.bookWait.Store(0)
+			second := startCaddy(t, "caddy-2", cfg)
+			bookedOnce(t, stub, ids, 30*time.Second)
+			second.Stop()
+		})
+	}
+}
+
+// TestCustodyThreeInstancesOneKilled runs three Caddy instances on one
+// Redis (and on a Redis Cluster), kills one mid-delivery, and counts.
+func TestCustodyThreeInstancesOneKilled(t *testing.T) {
+	stores := map[string]func(t *testing.T) string{
+		"redis": crashStores(t)["redis"],
+		"cluster": func(t *testing.T) string {
+			c := redistest.StartCluster(t)
+			var addrs []string
+			for _, n := range c.Nodes {
+				addrs = append(addrs, n.Addr)
+			}
+			return fmt.Sprintf("redis {\n\t\t\taddress %s\n\t\t\tcluster\n\t\t\tkey_prefix three%d:\n\t\t}", strings.Join(addrs, " "), time.Now().UnixNano())
+		},
+	}
+	for name, storeFor := range stores {
+		t.Run(name, func(t *testing.T) {
+			stub := newLegacyStub(t)
+			stub.bookWait.Store(int64(300 * time.Millisecond))
+			cfg := fmt.Sprintf(custodyProcessCaddyfile, storeFor(t), stub.URL())
+			procs := []*caddyProc{startCaddy(t, "caddy-a", cfg), startCaddy(t, "caddy-b", cfg), startCaddy(t, "caddy-c", cfg)}
+			ids := make([]string, 300)
+			for i := range ids {
+				ids[i] = uniqueID(t, fmt.Sprintf("m%03d", i))
+			}
+			holdAll(t, ids, procs...)
+			time.Sleep(500 * time.Millisecond)
+			procs[0].Kill()
+			stub.bookWait.Store(int64(50 * time.Millisecond))
+			bookedOnce(t, stub, ids, 60*time.Second)
+		})
+	}
+}
