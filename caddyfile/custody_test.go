@@ -146,3 +146,51 @@ func TestCustodyUncertainAttemptAsksLookup(t *testing.T) {
 		}
 	})
 }
+
+// TestCustodyReloadLosesNothing reloads the config while held payments
+// are being delivered: the old config's workers finish theirs, the new
+// config's take the rest, and each payment is booked once.
+func TestCustodyReloadLosesNothing(t *testing.T) {
+	env := newWebhookEnv(t, "memory", false, queuedExtra)
+	env.stub.bookWait.Store(int64(200 * time.Millisecond))
+	ids := make([]string, 60)
+	client := burstClient()
+	for i := range ids {
+		ids[i] = uniqueID(t, fmt.Sprintf("rl%02d", i))
+		if status, body := send(client, webhookA, webhookV1(ids[i], "3")); status != 200 || body != ackOK {
+			t.Fatalf("%s: %d %s", ids[i], status, body)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the first deliveries are in flight
+	env.tester.InitServer(env.cfg("v2", queuedExtra), "caddyfile")
+	all := eventually(20*time.Second, func() bool {
+		for _, id := range ids {
+			if len(env.stub.ledger(id)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if !all {
+		t.Error("not every held payment was delivered across the reload")
+	}
+	v1, v2 := 0, 0
+	for _, id := range ids {
+		l := env.stub.ledger(id)
+		if len(l) > 1 {
+			t.Errorf("%s booked %d times", id, len(l))
+		}
+		if len(l) > 0 {
+			switch l[0].Header.Get("X-Config") {
+			case "v1":
+				v1++
+			case "v2":
+				v2++
+			}
+		}
+	}
+	t.Logf("delivered by the old config: %d, by the new one: %d", v1, v2)
+	if v1 == 0 || v2 == 0 {
+		t.Errorf("the reload did not hand over (old %d, new %d): the test proves nothing", v1, v2)
+	}
+}
