@@ -42,6 +42,7 @@ http://localhost:9080 {
 			}
 			duplicate_wait 300ms
 			lease 5s
+			deliver sync
 		}
 	}
 }

@@ -107,6 +107,11 @@ func newWebhookEnv(t *testing.T, kind string, ownRedis bool, extra string) *webh
 		storeCfg = fmt.Sprintf("redis redis://%s {\n\t\t\tkey_prefix %s\n\t\t\ttimeout 500ms\n\t\t\tdial_timeout 500ms\n\t\t}", addr, env.prefix)
 	}
 	env.cfg = func(marker, extra string) string {
+		if !strings.Contains(extra, "deliver ") {
+			// Synchronous delivery, whatever the store's default, unless
+			// the test says otherwise (custody_test.go).
+			extra = "deliver sync\n\t\t" + extra
+		}
 		return fmt.Sprintf(webhookCaddyfile, storeCfg, env.stub.URL(), marker, extra)
 	}
 	initServer(t, env.tester, env.cfg("v1", extra))
