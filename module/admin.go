@@ -64,7 +64,11 @@ const storeTimeout = 5 * time.Second
 
 // app returns the running app, or the error that says none is.
 func (a *adminAPI) app() (*App, error) {
-	if app := a.running(); app != nil {
+	running := a.running
+	if running == nil { // not provisioned: Caddy always provisions
+		running = activeApp.Load
+	}
+	if app := running(); app != nil {
 		return app, nil
 	}
 	return nil, caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: errors.New("billbridge is not running")}

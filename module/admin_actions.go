@@ -75,7 +75,9 @@ func (a *adminAPI) act(w http.ResponseWriter, r *http.Request, ref eventRef, act
 		fields = append(fields, zap.String("reason", reason))
 		data["reason"] = reason
 	}
-	a.logger.Warn("operator: "+action, fields...)
+	if a.logger != nil {
+		a.logger.Warn("operator: "+action, fields...)
+	}
 	app.emit(name, data)
 	return writeJSON(w, viewOf(ref, rec))
 }

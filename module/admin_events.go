@@ -103,11 +103,10 @@ func (a *adminAPI) list(w http.ResponseWriter, r *http.Request) error {
 	out := listPage{Items: make([]eventView, 0, len(p.Items)), Next: p.Next}
 	for _, d := range p.Items {
 		ref, ok := refOf(d.Key, d.Record.Flow)
-		if !ok {
-			ref = eventRef{ID: d.Key} // never so: Hold checks that the flow prefixes the key
-		}
 		v := viewOf(ref, d.Record)
-		v.Key = d.Key
+		if !ok { // never so: Hold checks that the flow prefixes the key
+			v.Key, v.Event, v.Flow = d.Key, "", d.Record.Flow
+		}
 		out.Items = append(out.Items, v)
 	}
 	return writeJSON(w, out)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	_ "github.com/caddyserver/caddy/v2/modules/metrics" // admin.api.metrics: /metrics on the admin endpoint
 	"github.com/spf13/cobra"
 
 	"github.com/billbridge/caddy-billbridge/module/store"
@@ -49,6 +50,12 @@ func (eventRecorder) Handle(_ context.Context, e caddy.Event) error {
 // memory store) and an admin endpoint on a free port, and returns that
 // address and the store.
 func runningCaddy(t *testing.T) (string, store.Queue) {
+	addr, q, _ := runningCaddyCfg(t)
+	return addr, q
+}
+
+// runningCaddyCfg is runningCaddy, and also returns the config, to reload.
+func runningCaddyCfg(t *testing.T) (string, store.Queue, []byte) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -77,7 +84,7 @@ func runningCaddy(t *testing.T) (string, store.Queue) {
 	if app == nil {
 		t.Fatal("the billbridge app did not start")
 	}
-	return addr, app.store.(store.Queue)
+	return addr, app.store.(store.Queue), []byte(cfg)
 }
 
 // runEvents runs `caddy billbridge-events args...` as Caddy's command line
@@ -227,6 +234,57 @@ func TestEventsCommand(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// TestCustodyGaugesOnCaddyMetrics: the gauges are on the registry Caddy
+// serves at /metrics, and on the new one after a reload.
+func TestCustodyGaugesOnCaddyMetrics(t *testing.T) {
+	addr, q, cfg := runningCaddyCfg(t)
+	const key = "qm:callback:M1"
+	if _, err := q.Hold(t.Context(), store.Entry{Key: key, Flow: "qm:callback", Fingerprint: "fp", Payload: testPayload,
+		Response: store.Response{Status: 200}}, testRetention); err != nil {
+		t.Fatal(err)
+	}
+	const want = `caddy_billbridge_custody_events{flow="qm_callback",state="queued"} 1`
+	scrape := func() string {
+		t.Helper()
+		// After a reload the old admin server stops asynchronously, and
+		// may reset a connection it had accepted: ask again.
+		resp, err := caddycmd.AdminAPIRequest(addr, "GET", "/metrics", nil, nil)
+		for try := 0; err != nil && try < 20; try++ {
+			time.Sleep(50 * time.Millisecond)
+			resp, err = caddycmd.AdminAPIRequest(addr, "GET", "/metrics", nil, nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if m := scrape(); !strings.Contains(m, want) || !strings.Contains(m, "caddy_billbridge_custody_oldest_queued_seconds ") {
+		t.Fatalf("/metrics lacks the custody gauges:\n%s", grepLines(m, "billbridge"))
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	if m := scrape(); !strings.Contains(m, want) || strings.Count(m, "# TYPE caddy_billbridge_custody_events ") != 1 {
+		t.Fatalf("after a reload, /metrics shows:\n%s", grepLines(m, "billbridge"))
+	}
+}
+
+// grepLines keeps the lines of s that hold word.
+func grepLines(s, word string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, word) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func TestEventsCommandNoAdmin(t *testing.T) {
