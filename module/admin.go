@@ -1,15 +1,15 @@
 package billbridge
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 
 	"github.com/billbridge/caddy-billbridge/module/store"
 )
@@ -18,10 +18,16 @@ func init() {
 	caddy.RegisterModule(adminAPI{})
 }
 
-// adminAPI serves GET /billbridge/events/<gateway>/<flow>/<id> on Caddy's
-// admin endpoint: the store's record of one event, for a person looking
-// into a payment (a conflict, a retry that never came).
-type adminAPI struct{}
+// adminAPI serves billbridge's routes on Caddy's admin endpoint: the
+// store's record of one event, for a person looking into a payment (a
+// conflict, a retry that never came); the events in custody, and what an
+// operator does with them (admin_events.go); the health report.
+type adminAPI struct {
+	// running is the app of the running config (activeApp.Load).
+	running func() *App
+	// logger records what operators did.
+	logger *zap.Logger
+}
 
 // activeStore is the store of the running config; admin modules are
 // instantiated apart from apps, so they find it here.
@@ -35,80 +41,87 @@ func (adminAPI) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// Provision finds the running app and the admin logger. Caddy provisions
+// admin routers before the config's apps, so the app is looked up on each
+// request.
+func (a *adminAPI) Provision(ctx caddy.Context) error {
+	a.running = activeApp.Load
+	a.logger = ctx.Logger(a)
+	return nil
+}
+
 // Routes returns the admin routes.
-func (a adminAPI) Routes() []caddy.AdminRoute {
+func (a *adminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
-		{Pattern: "/billbridge/events/", Handler: caddy.AdminHandlerFunc(a.event)},
+		{Pattern: eventsPath, Handler: caddy.AdminHandlerFunc(a.events)},
+		{Pattern: eventsPath + "/", Handler: caddy.AdminHandlerFunc(a.events)},
 		{Pattern: "/billbridge/health", Handler: caddy.AdminHandlerFunc(a.health)},
 	}
 }
 
-// eventView is what the admin API shows of a record: never the owner token.
-type eventView struct {
-	Key         string    `json:"key"`
-	State       string    `json:"state"`
-	Fingerprint string    `json:"fingerprint"`
-	Ambiguous   bool      `json:"ambiguous"`
-	Attempts    int       `json:"attempts"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	LeaseUntil  time.Time `json:"lease_until,omitzero"`
-	Response    *struct {
-		Status int             `json:"status"`
-		Body   json.RawMessage `json:"body"`
-	} `json:"response,omitempty"`
+// storeTimeout bounds each store call of the admin API.
+const storeTimeout = 5 * time.Second
+
+// app returns the running app, or the error that says none is.
+func (a *adminAPI) app() (*App, error) {
+	running := a.running
+	if running == nil { // not provisioned: Caddy always provisions
+		running = activeApp.Load
+	}
+	if app := running(); app != nil {
+		return app, nil
+	}
+	return nil, caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: errors.New("billbridge is not running")}
+}
+
+// queue returns the running app's store as a Queue, or the error that
+// says it keeps no events in custody.
+func (a *adminAPI) queue() (*App, store.Queue, error) {
+	app, err := a.app()
+	if err != nil {
+		return nil, nil, err
+	}
+	q, ok := app.store.(store.Queue)
+	if !ok {
+		return nil, nil, caddy.APIError{HTTPStatus: http.StatusNotImplemented,
+			Err: fmt.Errorf("the store (%s) keeps no events in custody: listing, redelivering and discarding need one that does", app.storeName())}
+	}
+	return app, q, nil
+}
+
+// storeCtx bounds a store call made for r.
+func storeCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), storeTimeout)
+}
+
+// storeFailed is the answer to a store that did not answer.
+func storeFailed(err error) error {
+	return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("the store did not answer: %w", err)}
+}
+
+// allow answers 405 unless r's method is want.
+func allow(w http.ResponseWriter, r *http.Request, want string) error {
+	if r.Method == want {
+		return nil
+	}
+	w.Header().Set("Allow", want)
+	return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed: use %s", r.Method, want)}
 }
 
 // health serves the health report, 200 or 503.
-func (adminAPI) health(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("method not allowed")}
+func (a *adminAPI) health(w http.ResponseWriter, r *http.Request) error {
+	if err := allow(w, r, http.MethodGet); err != nil {
+		return err
 	}
-	app := activeApp.Load()
-	if app == nil {
-		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: errors.New("billbridge is not running")}
+	app, err := a.app()
+	if err != nil {
+		return err
 	}
 	return writeHealth(w, app.Health(r.Context()))
 }
 
-func (adminAPI) event(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("method not allowed")}
-	}
-	key := strings.TrimPrefix(r.URL.Path, "/billbridge/events/")
-	parts := strings.SplitN(key, "/", 3)
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("want /billbridge/events/<gateway>/<flow>/<id>, e.g. /billbridge/events/bill24/webhook/348b4b16-…")}
-	}
-	s := activeStore.Load()
-	if s == nil {
-		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("billbridge is not running")}
-	}
-	key = strings.Join(parts, ":")
-	rec, found, err := (*s).Get(r.Context(), key)
-	if err != nil {
-		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("store: %w", err)}
-	}
-	if !found {
-		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no record of %s (never seen, or older than retention)", key)}
-	}
-	v := eventView{Key: key, State: string(rec.State), Fingerprint: rec.Fingerprint, Ambiguous: rec.Ambiguous,
-		Attempts: rec.Attempts, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt}
-	if rec.State == store.StateProcessing {
-		v.LeaseUntil = rec.LeaseUntil
-	}
-	if rec.State == store.StateDone {
-		v.Response = &struct {
-			Status int             `json:"status"`
-			Body   json.RawMessage `json:"body"`
-		}{rec.Response.Status, rec.Response.Body}
-		if !json.Valid(rec.Response.Body) {
-			v.Response.Body, _ = json.Marshal(string(rec.Response.Body))
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	return json.NewEncoder(w).Encode(v)
-}
-
 // Interface guards
-var _ caddy.AdminRouter = adminAPI{}
+var (
+	_ caddy.AdminRouter = (*adminAPI)(nil)
+	_ caddy.Provisioner = (*adminAPI)(nil)
+)

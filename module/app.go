@@ -51,6 +51,7 @@ type App struct {
 	compiler *mappings.Compiler
 	exps     mappings.Exponents
 	logger   *zap.Logger
+	ops      custodyOps
 }
 
 // Bill24 holds Bill24 credentials.
@@ -107,11 +108,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading store: %w", err)
 	}
-	b, ok := mod.(interface{ Backend() store.Store })
+	b, ok := mod.(store.Module)
 	if !ok {
 		return fmt.Errorf("store module %T has no backend", mod)
 	}
 	a.store = b.Backend()
+	if err := a.provisionCustody(ctx, b); err != nil {
+		return err
+	}
 
 	if a.Legacy != nil {
 		if err := a.Legacy.provision(); err != nil {

@@ -75,6 +75,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !validNamespace(v) {
 				return d.Errf("namespace %q: use letters, digits, '-' and '_'", v)
 			}
+			if isGateway(v) {
+				return d.Errf("namespace %q is a gateway's name: the admin API could not tell its events from the gateway's own", v)
+			}
 			h.Namespace = v
 		case "max_body":
 			if err := seen.Check(d); err != nil {

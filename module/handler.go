@@ -116,6 +116,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if !validNamespace(h.Namespace) {
 			return fmt.Errorf("namespace %q: use letters, digits, '-' and '_'", h.Namespace)
 		}
+		if isGateway(h.Namespace) {
+			// The admin API reads a first segment that names a gateway as one.
+			return fmt.Errorf("namespace %q is a gateway's name: the admin API could not tell its events from the gateway's own", h.Namespace)
+		}
 		h.profile.Key = h.Namespace + ":" + h.profile.Key
 	}
 	if p := h.profile.Payment; p != nil {

@@ -425,6 +425,8 @@ func TestUnmarshalHandlerErrors(t *testing.T) {
 		{"zero size", "billbridge bill24_proxy {\n\tmax_body 0\n\tcall GET /x\n}", `max_body: invalid size "0"`, 2},
 		// 10EB fits a uint64 but not the int64 the limit is kept in.
 		{"size past int64", "billbridge bill24_proxy {\n\tmax_body 10EB\n\tcall GET /x\n}", `max_body: invalid size "10EB"`, 2},
+		{"bad namespace", "billbridge bill24_webhook {\n\tnamespace shop:a\n\tcall POST /x\n}", `namespace "shop:a": use letters, digits, '-' and '_'`, 2},
+		{"namespace named after a gateway", "billbridge bill24_webhook {\n\tnamespace qm\n\tcall POST /x\n}", `namespace "qm" is a gateway's name`, 2},
 		{"bad on_duplicate", "billbridge bill24_webhook {\n\tcall POST /x\n\ton_duplicate ignore\n}", `on_duplicate must be replay or error, not "ignore"`, 3},
 		{"bad on_store_error", "billbridge bill24_webhook {\n\tcall POST /x\n\ton_store_error retry\n}", `on_store_error must be reject or allow, not "retry"`, 3},
 		{"lookup without found", "billbridge bill24_webhook {\n\tcall POST /x\n\tlookup GET /y {\n\t\theader A b\n\t}\n}", "lookup: found <expr> is required", 5},

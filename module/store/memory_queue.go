@@ -379,7 +379,7 @@ func parseCursor(c string) (int64, string, error) {
 	at, key, ok := strings.Cut(c, ":")
 	n, err := strconv.ParseInt(at, 10, 64)
 	if !ok || err != nil || key == "" {
-		return 0, "", fmt.Errorf("store: bad cursor %q", c)
+		return 0, "", fmt.Errorf("%w %q", ErrBadCursor, c)
 	}
 	return n, key, nil
 }

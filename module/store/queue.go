@@ -102,6 +102,11 @@ var ErrNoPayload = errors.New("store: the record kept no payload to deliver")
 // ErrNotFound is returned by Redeliver and Discard for a missing record.
 var ErrNotFound = errors.New("store: no such record")
 
+// ErrBadCursor is wrapped by List's error when Filter.After is not a
+// cursor this store made: the caller's mistake (the admin API answers 400),
+// not the store's failure.
+var ErrBadCursor = errors.New("store: bad list cursor")
+
 // ErrWrongState is wrapped by Redeliver and Discard when the record's
 // state does not allow it (done, or being delivered).
 var ErrWrongState = errors.New("store: not in a state that allows it")

@@ -442,8 +442,8 @@ func runQueueContract(t *testing.T, newStore func(t *testing.T) Queue) {
 		if _, err := s.List(t.Context(), Filter{State: StateDone}); err == nil {
 			t.Error("listing done records is not refused")
 		}
-		if _, err := s.List(t.Context(), Filter{After: "garbage"}); err == nil {
-			t.Error("a bad cursor is not refused")
+		if _, err := s.List(t.Context(), Filter{After: "garbage"}); !errors.Is(err, ErrBadCursor) {
+			t.Errorf("List with a bad cursor = %v, want ErrBadCursor", err)
 		}
 
 		st, err := s.Stats(t.Context())
