@@ -170,5 +170,5 @@ func (c *custody) deliver(d store.Delivery) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	a := store.Attempt{Outcome: "no_flow", Error: "no handler of flow " + d.Record.Flow + " in the running config"}
-	_ = c.queue.Retry(ctx, d.Key, c.owner, a, d.Ambiguous, time.Minute, defaultRetention)
+	_ = c.queue.Retry(ctx, d.Key, c.owner, a, d.Ambiguous, time.Minute, defaultRetention) // the flow, and so its retention, is unknown here
 }
