@@ -79,6 +79,9 @@ func (a *adminAPI) act(w http.ResponseWriter, r *http.Request, ref eventRef, act
 		a.logger.Warn("operator: "+action, fields...)
 	}
 	app.emit(name, data)
+	if action == actionRedeliver {
+		app.custody.wake() // due now: this instance's workers take it at once
+	}
 	return writeJSON(w, viewOf(ref, rec))
 }
 
