@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,5 +194,97 @@ func TestCustodyReloadLosesNothing(t *testing.T) {
 	t.Logf("delivered by the old config: %d, by the new one: %d", v1, v2)
 	if v1 == 0 || v2 == 0 {
 		t.Errorf("the reload did not hand over (old %d, new %d): the test proves nothing", v1, v2)
+	}
+}
+
+// billbridgeEvents runs `caddy billbridge-events` against the test's
+// Caddy and returns what it printed.
+func billbridgeEvents(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(caddyBinary(t), append([]string{"billbridge-events", "--address", "localhost:2999"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestCustodyDeadLettersRedeliverAndDiscard: a payment the legacy system
+// rejects for good, and one it never takes within give_up_after, become
+// dead; redelivered through the admin API and the CLI they are booked
+// once; a discarded one stays unbooked and says why.
+func TestCustodyDeadLettersRedeliverAndDiscard(t *testing.T) {
+	extra := "deliver queued\n\t\tretry_schedule 200ms\n\t\tgive_up_after 1500ms\n\t\treject `res.status == 400 && res.body.error == \"UNKNOWN_INVOICE\"`"
+	env := newWebhookEnv(t, "memory", false, extra)
+	client := burstClient()
+	state := func(id string) any { return adminRecord(t, id)["state"] }
+	hold := func(id string) {
+		t.Helper()
+		if status, body := send(client, webhookA, webhookV1(id, "9")); status != 200 || body != ackOK {
+			t.Fatalf("%s: %d %s", id, status, body)
+		}
+	}
+
+	rejected, gaveUp, discarded := uniqueID(t, "rej"), uniqueID(t, "late"), uniqueID(t, "disc")
+	env.stub.reject.Store(true)
+	hold(rejected)
+	if !eventually(5*time.Second, func() bool { return state(rejected) == "dead" }) {
+		t.Fatalf("a rejected payment is %v, want dead", adminRecord(t, rejected))
+	}
+	if rec := adminRecord(t, rejected); !strings.Contains(fmt.Sprint(rec["reason"]), "rejected") || rec["attempts"] != 1.0 {
+		t.Errorf("rejected record: %v", rec)
+	}
+	env.stub.reject.Store(false)
+	env.stub.down.Store(true)
+	hold(gaveUp)
+	hold(discarded)
+	if !eventually(10*time.Second, func() bool { return state(gaveUp) == "dead" && state(discarded) == "dead" }) {
+		t.Fatalf("payments past give_up_after: %v, %v", adminRecord(t, gaveUp), adminRecord(t, discarded))
+	}
+	rec := adminRecord(t, gaveUp)
+	if !strings.Contains(fmt.Sprint(rec["reason"]), "gave up") || rec["attempts"].(float64) < 2 {
+		t.Errorf("given-up record: %v", rec)
+	}
+	if _, shown := rec["payload"]; shown {
+		t.Errorf("the admin API shows the payload: %v", rec)
+	}
+	out, err := billbridgeEvents(t, "list", "--state", "dead", "--flow", "bill24/webhook")
+	if err != nil || !strings.Contains(out, rejected) || !strings.Contains(out, gaveUp) {
+		t.Errorf("billbridge-events list --state dead: %v\n%s", err, out)
+	}
+	env.stub.down.Store(false)
+
+	// Redeliver: through the admin API, and through the CLI.
+	resp, err := http.Post("http://localhost:2999/billbridge/events/bill24/webhook/"+rejected+"/redeliver", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("redeliver: HTTP %d", resp.StatusCode)
+	}
+	if out, err := billbridgeEvents(t, "redeliver", "bill24/webhook/"+gaveUp); err != nil {
+		t.Fatalf("billbridge-events redeliver: %v\n%s", err, out)
+	}
+	if out, err := billbridgeEvents(t, "discard", "bill24/webhook/"+discarded, "--reason", "ចំណាយដោយដៃ: booked by hand"); err != nil {
+		t.Fatalf("billbridge-events discard: %v\n%s", err, out)
+	}
+	if !eventually(5*time.Second, func() bool { return state(rejected) == "done" && state(gaveUp) == "done" }) {
+		t.Fatalf("redelivered: %v, %v", adminRecord(t, rejected), adminRecord(t, gaveUp))
+	}
+	for _, id := range []string{rejected, gaveUp} {
+		if n := len(env.stub.ledger(id)); n != 1 {
+			t.Errorf("%s booked %d times after redelivery, want 1", id, n)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	rec = adminRecord(t, discarded)
+	if rec["state"] != "discarded" || rec["reason"] != "ចំណាយដោយដៃ: booked by hand" || len(env.stub.ledger(discarded)) != 0 {
+		t.Errorf("discarded: %v, booked %d times", rec, len(env.stub.ledger(discarded)))
+	}
+	// What is done or discarded cannot be redelivered.
+	if out, err := billbridgeEvents(t, "redeliver", "bill24/webhook/"+discarded); err == nil {
+		t.Errorf("redelivering a discarded payment succeeded:\n%s", out)
+	}
+	// The gateway's late duplicate of a discarded payment is still answered as taken.
+	if status, body := send(client, webhookB, webhookV1(discarded, "9")); status != 200 || body != ackOK {
+		t.Errorf("late duplicate of a discarded payment: %d %s", status, body)
 	}
 }
