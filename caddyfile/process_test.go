@@ -125,7 +125,9 @@ func startCaddy(t *testing.T, name, config string) *caddyProc {
 }
 
 // URL returns the address of path on the process.
-func (p *caddyProc) URL(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", p.Port, path) }
+func (p *caddyProc) URL(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", p.Port, path)
+}
 
 // Kill stops the process with SIGKILL, as a crash or an OOM kill does.
 func (p *caddyProc) Kill() {
