@@ -249,6 +249,17 @@ func TestCustodyDeadLettersRedeliverAndDiscard(t *testing.T) {
 	if err != nil || !strings.Contains(out, rejected) || !strings.Contains(out, gaveUp) {
 		t.Errorf("billbridge-events list --state dead: %v\n%s", err, out)
 	}
+	var health struct {
+		Status  string
+		Custody struct{ Dead int }
+	}
+	if resp, err := http.Get("http://localhost:2999/billbridge/health"); err == nil {
+		_ = json.NewDecoder(resp.Body).Decode(&health)
+		resp.Body.Close()
+	}
+	if health.Status != "ok" || health.Custody.Dead < 3 {
+		t.Errorf("health with three dead payments: %+v", health)
+	}
 	env.stub.down.Store(false)
 
 	// Redeliver: through the admin API, and through the CLI.

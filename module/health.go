@@ -90,6 +90,42 @@ type Health struct {
 	Status string                    `json:"status"`
 	Store  store.Health              `json:"store"`
 	Calls  map[string]UpstreamReport `json:"upstreams"`
+	// Custody counts the payments held for delivery, when the store
+	// holds any: by state, and the age of the oldest one not delivered.
+	Custody *CustodyReport `json:"custody,omitempty"`
+}
+
+// CustodyReport is the health report's view of the payments held.
+type CustodyReport struct {
+	Queued     int `json:"queued"`
+	Processing int `json:"processing"`
+	Dead       int `json:"dead"`
+	// OldestQueuedSeconds is how long the oldest payment not yet
+	// delivered has waited; 0 when none waits.
+	OldestQueuedSeconds float64 `json:"oldest_queued_seconds"`
+}
+
+// custodyReport reads the store's custody counts; nil when it holds none
+// or cannot say.
+func custodyReport(ctx context.Context, s store.Store) *CustodyReport {
+	q, ok := s.(store.Queue)
+	if !ok {
+		return nil
+	}
+	st, err := q.Stats(ctx)
+	if err != nil || len(st.Count) == 0 {
+		return nil
+	}
+	var r CustodyReport
+	for _, byState := range st.Count {
+		r.Queued += byState[store.StateQueued]
+		r.Processing += byState[store.StateProcessing]
+		r.Dead += byState[store.StateDead]
+	}
+	if !st.OldestQueued.IsZero() {
+		r.OldestQueuedSeconds = time.Since(st.OldestQueued).Round(time.Second).Seconds()
+	}
+	return &r
 }
 
 // Health reports on the app: the store answers within a second, is
@@ -106,6 +142,10 @@ func (a *App) Health(ctx context.Context) Health {
 	}
 	if !h.Store.Reachable {
 		h.Status = "down"
+	} else {
+		// Dead or long-queued payments are for an operator, not for the
+		// load balancer: they do not make this instance unfit to serve.
+		h.Custody = custodyReport(ctx, a.store)
 	}
 	return h
 }
