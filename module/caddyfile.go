@@ -92,6 +92,19 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body: invalid size %q", v)
 			}
 			h.MaxBody = int64(n)
+		case "log_sample":
+			if err := seen.Check(d); err != nil {
+				return err
+			}
+			v, err := OneArg(d)
+			if err != nil {
+				return err
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return d.Errf("log_sample: want a whole number of at least 1 (one line in every n), not %q", v)
+			}
+			h.LogSample = n
 		default:
 			seg := d.NextSegment()
 			if len(tokens) == 1 {

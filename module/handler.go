@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -48,6 +49,12 @@ type Handler struct {
 	// per flow. Changing it forgets the records kept under the old one.
 	Namespace string `json:"namespace,omitempty"`
 
+	// LogSample keeps one in every LogSample lines of the events that
+	// went well (answered below 400 and logged at info or below), for
+	// busy sites; refusals, warnings and errors are always logged.
+	// Default: 1, every line.
+	LogSample int `json:"log_sample,omitempty"`
+
 	flow    Flow
 	profile Profile
 	name    string
@@ -58,6 +65,7 @@ type Handler struct {
 	events  *caddyevents.App
 	ctx     caddy.Context
 	metrics *flowMetrics
+	logged  *atomic.Uint64 // lines that went well, for LogSample
 }
 
 // JSONType is the content type of JSON answers.
@@ -87,6 +95,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.app = app
 	h.store = app.store
+	if h.LogSample < 0 {
+		return fmt.Errorf("log_sample must be at least 1, got %d", h.LogSample)
+	}
+	h.logged = new(atomic.Uint64)
 	if h.MaxBody <= 0 {
 		h.MaxBody = defaultMaxBody
 	}

@@ -343,7 +343,7 @@ func (h *Handler) record(a answer, d time.Duration) {
 	h.metrics.observe(h.name, a.label, d)
 	h.noteCall(a.Verdict)
 	ce := h.logger.Check(a.level, "gateway event")
-	if ce == nil {
+	if ce == nil || !h.sampled(a) {
 		return
 	}
 	fields := []zap.Field{
@@ -371,6 +371,15 @@ func (h *Handler) record(a answer, d time.Duration) {
 		fields = append(fields, zap.String("error", a.Err.Error()))
 	}
 	ce.Write(fields...)
+}
+
+// sampled reports whether an event's line is written under log_sample:
+// every refusal and every warning is; one in LogSample of the rest.
+func (h *Handler) sampled(a answer) bool {
+	if h.LogSample <= 1 || a.status >= 400 || a.level > zapcore.InfoLevel {
+		return true
+	}
+	return (h.logged.Add(1)-1)%uint64(h.LogSample) == 0
 }
 
 // noteCall tells the health report how an upstream call went, by the
