@@ -38,9 +38,20 @@ var fileLockTimeout = time.Second
 // commit when others are under way; about one fsync.
 const fileBatchDelay = 2 * time.Millisecond
 
-// ErrFileInUse is wrapped by OpenFileBackend's error when another process
-// holds the file.
+// ErrFileInUse is matched (errors.Is) by OpenFileBackend's error when
+// another process holds the file.
 var ErrFileInUse = errors.New("store: the file is in use by another process")
+
+// fileInUseError says which file is in use, and by whom if known.
+type fileInUseError struct {
+	path, holder string
+}
+
+func (e *fileInUseError) Error() string {
+	return fmt.Sprintf("store: %s is in use by another process%s; one Caddy process owns a file store (stop the other, or give this one another path)", e.path, e.holder)
+}
+
+func (e *fileInUseError) Is(target error) bool { return target == ErrFileInUse }
 
 // OpenFileBackend opens (creating it, and its directory, if need be) the
 // store file at path. Another process holding it is an error after about
@@ -54,8 +65,7 @@ func OpenFileBackend(path string) (*FileBackend, error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: fileLockTimeout})
 	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s is in use by another process%s; one Caddy process owns a file store (stop the other, or give this one another path)",
-			ErrFileInUse, path, fileHolder(path))
+		return nil, &fileInUseError{path: path, holder: fileHolder(path)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: file store %s: %w", path, err)
