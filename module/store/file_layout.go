@@ -99,8 +99,16 @@ func openTx(tx *bolt.Tx) (*fileTx, error) {
 	if !ok {
 		return nil, errors.New("the file lacks the store's buckets")
 	}
+	// The indexes are keyed by time, so they grow at their end: pages
+	// filled before they split, not halved, make them half the size.
+	for _, bk := range append([]*bolt.Bucket{t.due, t.expiry, t.active}, t.lists[:]...) {
+		bk.FillPercent = timeIndexFill
+	}
 	return t, nil
 }
+
+// timeIndexFill is the FillPercent of the time-keyed indexes.
+const timeIndexFill = 0.9
 
 // list returns the list index of state s, nil if s is not listed.
 func (t *fileTx) list(s State) *bolt.Bucket {
