@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // FileBackend is the Store and Queue in one bbolt file on local disk (see
@@ -62,11 +63,11 @@ func OpenFileBackend(path string) (*FileBackend, error) {
 	if path == "" {
 		return nil, errors.New("store: file store: empty path")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil { //nolint:gosec // G703: the operator's own path
 		return nil, fmt.Errorf("store: file store: %w", err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: fileLockTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, &fileInUseError{path: path, holder: fileHolder(path)}
 	}
 	if err != nil {
@@ -93,12 +94,21 @@ func (b *FileBackend) clock() time.Time {
 	return time.UnixMilli(b.now().UnixMilli())
 }
 
-// write runs one transition. fn may run more than once (bbolt's Batch
+// fileMaxKey is the longest key the file takes: bbolt's limit, less the
+// 8 bytes of time in front of it in the indexes.
+const fileMaxKey = bolt.MaxKeySize - 8
+
+// write runs one transition on key ("" for none). fn may run more than once (bbolt's Batch
 // runs it again, in a new transaction, when another call of its batch
 // fails): it must derive everything from the transaction and set its
 // results afresh on every run, and return an error only for a failure,
 // never for an outcome.
-func (b *FileBackend) write(fn func(t *fileTx, now time.Time) error) error {
+func (b *FileBackend) write(key string, fn func(t *fileTx, now time.Time) error) error {
+	// Refused before the transaction: a Put failing inside a batch would
+	// make bbolt run the whole batch again.
+	if len(key) > fileMaxKey {
+		return fmt.Errorf("key of %d bytes is longer than the file store takes (%d)", len(key), fileMaxKey)
+	}
 	run := func(tx *bolt.Tx) error {
 		t, err := openTx(tx)
 		if err != nil {
@@ -134,7 +144,7 @@ func (b *FileBackend) Claim(ctx context.Context, key, owner, fingerprint string,
 		return ClaimResult{}, err
 	}
 	var res ClaimResult
-	err := b.write(func(t *fileTx, now time.Time) error {
+	err := b.write(key, func(t *fileTx, now time.Time) error {
 		res = ClaimResult{}
 		old, err := t.lookup(key, now)
 		if err != nil {
@@ -198,7 +208,7 @@ func (b *FileBackend) Complete(ctx context.Context, key, owner string, resp Resp
 		return err
 	}
 	var result error
-	err := b.write(func(t *fileTx, now time.Time) error {
+	err := b.write(key, func(t *fileTx, now time.Time) error {
 		result = nil
 		old, err := t.lookup(key, now)
 		if err != nil {
@@ -237,7 +247,7 @@ func (b *FileBackend) Release(ctx context.Context, key, owner string, ambiguous 
 		return err
 	}
 	var result error
-	err := b.write(func(t *fileTx, now time.Time) error {
+	err := b.write(key, func(t *fileTx, now time.Time) error {
 		result = nil
 		old, err := t.lookup(key, now)
 		switch {

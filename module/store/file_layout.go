@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -230,24 +231,28 @@ func (t *fileTx) unindex(key string, r *fileRecord) error {
 	return errors.Join(errs...)
 }
 
-// count adds delta to the custody records of flow in state.
-func (t *fileTx) count(flow string, state State, delta int64) error {
+// count adds one (delta > 0) to the custody records of flow in state,
+// or takes one off.
+func (t *fileTx) count(flow string, state State, delta int) error {
 	k := statsKey(flow, state)
-	n := int64(0)
+	n := uint64(0)
 	if v := t.stats.Get(k); len(v) == 8 {
-		n = int64(binary.BigEndian.Uint64(v))
+		n = binary.BigEndian.Uint64(v)
 	}
-	n += delta
-	if n <= 0 {
+	switch {
+	case delta < 0 && n <= 1:
 		return t.stats.Delete(k)
+	case delta < 0:
+		n--
+	default:
+		n++
 	}
-	return t.stats.Put(k, binary.BigEndian.AppendUint64(nil, uint64(n)))
+	return t.stats.Put(k, binary.BigEndian.AppendUint64(nil, n))
 }
 
 // timeKey is an index key: ms(at), then key.
 func timeKey(at time.Time, key string) []byte {
-	b := make([]byte, 8, 8+len(key))
-	binary.BigEndian.PutUint64(b, uint64(unixMilli(at)))
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(key)), msBits(unixMilli(at)))
 	return append(b, key...)
 }
 
@@ -256,7 +261,25 @@ func splitTimeKey(k []byte) (ms int64, key string, ok bool) {
 	if len(k) <= 8 {
 		return 0, "", false
 	}
-	return int64(binary.BigEndian.Uint64(k)), string(k[8:]), true
+	return msFromBits(binary.BigEndian.Uint64(k)), string(k[8:]), true
+}
+
+// msBits is a time in unix ms as an index key's first 8 bytes. The local
+// clock is past 1970: a time before it sorts as 1970.
+func msBits(ms int64) uint64 {
+	if ms < 0 {
+		return 0
+	}
+	return uint64(ms)
+}
+
+// msFromBits is the inverse of msBits; a damaged key past int64's range
+// reads as the latest time.
+func msFromBits(u uint64) int64 {
+	if u > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(u)
 }
 
 func statsKey(flow string, state State) []byte {

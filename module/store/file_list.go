@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -85,7 +86,7 @@ func (b *FileBackend) List(ctx context.Context, f Filter) (Page, error) {
 func listBound(at int64, key string) []byte {
 	ms := at / int64(time.Millisecond)
 	if at%int64(time.Millisecond) != 0 {
-		return binary.BigEndian.AppendUint64(nil, uint64(ms+1))
+		return binary.BigEndian.AppendUint64(nil, msBits(ms+1))
 	}
 	return timeKey(time.UnixMilli(ms), key)
 }
@@ -141,7 +142,11 @@ func (b *FileBackend) Stats(ctx context.Context) (Stats, error) {
 			if st.Count[flow] == nil {
 				st.Count[flow] = map[State]int{}
 			}
-			st.Count[flow][state] = int(binary.BigEndian.Uint64(v))
+			n := binary.BigEndian.Uint64(v)
+			if n > math.MaxInt32 {
+				return &corruptError{key: string(k), what: "counter out of range"}
+			}
+			st.Count[flow][state] = int(n)
 			return nil
 		})
 		if err != nil {

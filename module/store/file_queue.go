@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -18,7 +19,7 @@ func (b *FileBackend) Hold(ctx context.Context, e Entry, retention time.Duration
 		return ClaimResult{}, err
 	}
 	var res ClaimResult
-	err := b.write(func(t *fileTx, now time.Time) error {
+	err := b.write(e.Key, func(t *fileTx, now time.Time) error {
 		res = ClaimResult{}
 		old, err := t.lookup(e.Key, now)
 		if err != nil {
@@ -79,7 +80,7 @@ func (b *FileBackend) Due(ctx context.Context, owner string, max int, lease time
 		return nil, err
 	}
 	var out []Delivery
-	err := b.write(func(t *fileTx, now time.Time) error {
+	err := b.write("", func(t *fileTx, now time.Time) error {
 		out = nil
 		// Collect first: bbolt cursors do not survive writes to their bucket.
 		type due struct {
@@ -155,7 +156,7 @@ func (t *fileTx) held(key, owner string, now time.Time) (*fileRecord, error) {
 
 // lostClaim reports whether err is one of held's outcomes.
 func lostClaim(err error) bool {
-	return err == errRecordMissing || err == ErrLeaseLost
+	return errors.Is(err, errRecordMissing) || errors.Is(err, ErrLeaseLost)
 }
 
 // Delivered implements Queue.
@@ -164,7 +165,7 @@ func (b *FileBackend) Delivered(ctx context.Context, key, owner string, a Attemp
 		return err
 	}
 	var result error
-	err := b.write(func(t *fileTx, now time.Time) error {
+	err := b.write(key, func(t *fileTx, now time.Time) error {
 		old, err := t.held(key, owner, now)
 		if err != nil && !lostClaim(err) {
 			return err
@@ -213,7 +214,7 @@ func (b *FileBackend) settle(ctx context.Context, op, key, owner string, a Attem
 		return err
 	}
 	var result error
-	err := b.write(func(t *fileTx, now time.Time) error {
+	err := b.write(key, func(t *fileTx, now time.Time) error {
 		result = nil
 		old, err := t.held(key, owner, now)
 		if lostClaim(err) {
@@ -293,7 +294,7 @@ func (b *FileBackend) operate(ctx context.Context, op, key string, retention tim
 		rec    Record
 		result error
 	)
-	err := b.write(func(t *fileTx, now time.Time) error {
+	err := b.write(key, func(t *fileTx, now time.Time) error {
 		rec, result = Record{}, nil
 		old, err := t.lookup(key, now)
 		switch {

@@ -48,7 +48,7 @@ func TestFileHelperProcess(t *testing.T) {
 // pipes to its stdin and stdout.
 func helperProcess(t *testing.T, mode, path string) (*exec.Cmd, *bufio.Scanner, func()) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFileHelperProcess$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFileHelperProcess$", "-test.count=1") //nolint:gosec // G204: the test binary runs itself
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode+":"+path)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
