@@ -23,10 +23,11 @@ var fileStores = caddy.NewUsagePool()
 //
 // What an operator must know:
 //
-//   - One process owns the file. A second Caddy (or a bbolt tool) opening
-//     it while the first runs fails at provision after about a second,
-//     naming the holder's pid where the system tells. Config reloads in
-//     the owning process keep the file open. Several Caddy instances
+//   - One process owns the file. A second Caddy opening it while the
+//     first runs fails at provision after about a second, naming the
+//     holder's pid where the system tells (the bbolt tool, too, waits for
+//     Caddy to stop). Config reloads in the owning process keep the file
+//     open. Several Caddy instances
 //     behind a load balancer need billbridge.stores.redis instead.
 //   - Every transition is committed and fsynced before the call returns,
 //     so everything a call reported survives kill -9, a crash of Caddy,
@@ -41,7 +42,10 @@ var fileStores = caddy.NewUsagePool()
 //   - The file does not shrink: space freed by expired records is reused,
 //     not returned; bbolt compact (Caddy stopped) returns it.
 //   - Times are this machine's clock. A clock stepped backwards makes
-//     leases and retention run long, never short.
+//     leases and retention run long; one stepped forwards ends them early
+//     (a delivery's lease ended early is taken over as ambiguous; a
+//     record's retention ended early forgets it, so keep retention well
+//     beyond the gateways' retry window).
 //   - The file and its directory are created if missing (directory 0700,
 //     file 0600); a relative path is relative to Caddy's working
 //     directory.
