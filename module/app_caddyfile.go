@@ -24,6 +24,7 @@ func init() {
 //		store redis [<url>] {
 //			<redis settings>
 //		}
+//		store file <path>
 //		legacy <base_url> {
 //			timeout           <duration>
 //			header            <name> <value>

@@ -61,6 +61,17 @@ func TestUnmarshalGlobal(t *testing.T) {
 			store: `{"type":"redis","url":"{env.REDIS_URL}"}`,
 		},
 		{
+			name:  "store file",
+			input: "billbridge {\n\tstore file /var/lib/billbridge/events.db\n\tcurrency KHR 0\n}",
+			store: `{"type":"file","path":"/var/lib/billbridge/events.db"}`,
+			want:  App{Currencies: map[string]int32{"KHR": 0}},
+		},
+		{
+			name:  "store file from a placeholder",
+			input: "billbridge {\n\tstore file {env.BILLBRIDGE_STORE_PATH}\n}",
+			store: `{"type":"file","path":"{env.BILLBRIDGE_STORE_PATH}"}`,
+		},
+		{
 			name: "store redis with a block",
 			input: `billbridge {
 	store redis redis://cache.internal:6379/0 {
@@ -155,6 +166,9 @@ func TestUnmarshalGlobalErrors(t *testing.T) {
 		{"store without type", "billbridge {\n\tstore\n}", "wrong argument count", 2},
 		{"unknown store type", "billbridge {\n\tstore etcd\n}", "getting module named 'billbridge.stores.etcd'", 2},
 		{"memory store with a block", "billbridge {\n\tstore memory {\n\t\tsize 10\n\t}\n}", "unrecognized subdirective 'size'", 3},
+		{"file store without a path", "billbridge {\n\tstore file\n}", "file store: a path is required", 2},
+		{"file store with two paths", "billbridge {\n\tstore file a.db b.db\n}", "wrong argument count", 2},
+		{"file store with a block", "billbridge {\n\tstore file a.db {\n\t\tsync off\n\t}\n}", "unrecognized subdirective 'sync'", 3},
 		{"redis store error", "billbridge {\n\tstore redis {\n\t\tpool_size many\n\t}\n}", "invalid pool_size 'many'", 3},
 		{"duplicate legacy", "billbridge {\n\tlegacy http://a\n\tlegacy http://b\n}", "legacy already specified", 3},
 		{"legacy without url", "billbridge {\n\tlegacy\n}", "wrong argument count", 2},

@@ -1,8 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -49,4 +55,128 @@ func benchClaimCompleteReplay(b *testing.B, s Store) {
 			b.Fatalf("duplicate Claim = %v, %v", res.Outcome, err)
 		}
 	}
+}
+
+// benchPayload is a webhook's payload, about what the flows keep.
+var benchPayload = bytes.Repeat([]byte("x"), 300)
+
+// benchKey is the key of the i'th event: a UUID, as Bill24's ids are, so
+// keys arrive in no order.
+func benchKey(i int64) string {
+	h := sha256.Sum256(strconv.AppendInt(nil, i, 10))
+	x := hex.EncodeToString(h[:16])
+	return "bill24:webhook:" + x[:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]
+}
+
+func benchEntry(key string) Entry {
+	fp := sha256.Sum256([]byte(key))
+	return Entry{Key: key, Flow: "bill24:webhook", Fingerprint: hex.EncodeToString(fp[:]), Payload: benchPayload,
+		Response: Response{Status: 200, ContentType: "application/json", Body: []byte(`{"status":"Success","message":"SUCCESS"}`)}}
+}
+
+// BenchmarkFileHold measures Hold on the file store: alone, and in a
+// webhook storm (many concurrent Holds sharing commits).
+func BenchmarkFileHold(b *testing.B) {
+	b.Run("serial", func(b *testing.B) {
+		s := newFileStore(b)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := s.Hold(context.Background(), benchEntry(benchKey(int64(i))), time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, par := range []int{8, 32} {
+		b.Run("parallel-"+strconv.Itoa(par*runtime.GOMAXPROCS(0)), func(b *testing.B) {
+			s := newFileStore(b)
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(par)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					key := benchKey(n.Add(1))
+					if res, err := s.Hold(context.Background(), benchEntry(key), time.Hour); err != nil || res.Outcome != Queued {
+						b.Fatalf("Hold = %v, %v", res.Outcome, err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkFileClaim measures a synchronous delivery's Claim of a new key
+// on the file store, alone and concurrent.
+func BenchmarkFileClaim(b *testing.B) {
+	b.Run("serial", func(b *testing.B) {
+		s := newFileStore(b)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := s.Claim(context.Background(), "bill24:webhook:"+strconv.Itoa(i), "owner", "fp", time.Minute, time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel-"+strconv.Itoa(32*runtime.GOMAXPROCS(0)), func(b *testing.B) {
+		s := newFileStore(b)
+		var n atomic.Int64
+		b.ReportAllocs()
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				key := "bill24:webhook:" + strconv.FormatInt(n.Add(1), 10)
+				if res, err := s.Claim(context.Background(), key, "owner", "fp", time.Minute, time.Hour); err != nil || res.Outcome != Claimed {
+					b.Fatalf("Claim = %v, %v", res.Outcome, err)
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkFileDueDelivered measures a worker's path per event on the
+// file store: its share of a Due of 10, then its Delivered.
+func BenchmarkFileDueDelivered(b *testing.B) {
+	s := newFileStore(b)
+	ctx := context.Background()
+	fillHeld(b, s, b.N)
+	posted := Attempt{Outcome: "posted", Legacy: 200}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		ds, err := s.Due(ctx, "worker", 10, time.Minute)
+		if err != nil || len(ds) == 0 {
+			b.Fatalf("Due = %d, %v after %d of %d", len(ds), err, done, b.N)
+		}
+		for _, d := range ds {
+			if err := s.Delivered(ctx, d.Key, "worker", posted, time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+		done += len(ds)
+	}
+}
+
+// fillHeld holds n events in s from 64 goroutines.
+func fillHeld(tb testing.TB, s Queue, n int) {
+	tb.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				if _, err := s.Hold(context.Background(), benchEntry(benchKey(i)), time.Hour); err != nil {
+					tb.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

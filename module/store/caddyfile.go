@@ -10,6 +10,7 @@ import (
 func init() {
 	caddy.RegisterModule(Memory{})
 	caddy.RegisterModule(Redis{})
+	caddy.RegisterModule(File{})
 }
 
 // startModule moves a fresh dispenser onto its first token, the module
@@ -26,6 +27,28 @@ func startModule(d *caddyfile.Dispenser) {
 //	memory
 func (m *Memory) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	startModule(d)
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(d.Nesting()) {
+		return d.Errf("unrecognized subdirective '%s'", d.Val())
+	}
+	return nil
+}
+
+// UnmarshalCaddyfile sets up the file store from Caddyfile tokens. The
+// dispenser is at (or before) the module name. Syntax:
+//
+//	file <path>
+//
+// The path is required and may hold placeholders ({env.*}), resolved at
+// provision; a relative one is relative to Caddy's working directory.
+func (f *File) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	startModule(d)
+	if !d.NextArg() {
+		return d.Errf("file store: a path is required (store file /var/lib/billbridge/events.db)")
+	}
+	f.Path = d.Val()
 	if d.NextArg() {
 		return d.ArgErr()
 	}
@@ -242,4 +265,5 @@ func (r *Redis) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 var (
 	_ caddyfile.Unmarshaler = (*Memory)(nil)
 	_ caddyfile.Unmarshaler = (*Redis)(nil)
+	_ caddyfile.Unmarshaler = (*File)(nil)
 )

@@ -183,3 +183,42 @@ func TestMemoryUnmarshalCaddyfile(t *testing.T) {
 }
 
 func intPtr(n int) *int { return &n }
+
+func TestFileUnmarshalCaddyfile(t *testing.T) {
+	for input, want := range map[string]string{
+		"file /var/lib/billbridge/events.db":     "/var/lib/billbridge/events.db",
+		"file {env.BILLBRIDGE_STORE}":            "{env.BILLBRIDGE_STORE}",
+		"file data/events.db {\n}":               "data/events.db",
+		`file "/srv/bill bridge/events.db"`:      "/srv/bill bridge/events.db",
+		"file":                                   "error: a path is required",
+		"file a.db b.db":                         "error: wrong argument count",
+		"file a.db {\n sync off\n}":              "error: unrecognized subdirective 'sync'",
+		"file {\n path /var/lib/billbridge/x\n}": "error: a path is required",
+	} {
+		var f File
+		err := f.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+		if wantErr, ok := strings.CutPrefix(want, "error: "); ok {
+			if err == nil || !strings.Contains(err.Error(), wantErr) {
+				t.Errorf("%q: err = %v, want %q", input, err, wantErr)
+			}
+			continue
+		}
+		if err != nil || f.Path != want {
+			t.Errorf("%q: path %q, err %v; want %q", input, f.Path, err, want)
+		}
+	}
+
+	d := caddyfile.NewTestDispenser("store file /data/events.db\nlegacy x")
+	for d.Next() && d.Val() != "file" {
+	}
+	unm, err := caddyfile.UnmarshalModule(d, "billbridge.stores.file")
+	if err != nil {
+		t.Fatalf("UnmarshalModule file: %v", err)
+	}
+	if f := unm.(*File); f.Path != "/data/events.db" {
+		t.Errorf("via UnmarshalModule: %+v", f)
+	}
+	if !d.Next() || d.Val() != "legacy" {
+		t.Errorf("next token = %q, want legacy", d.Val())
+	}
+}

@@ -8,7 +8,7 @@ import (
 
 // Health is what a health check says of a store.
 type Health struct {
-	// Kind is the store's kind: memory, redis.
+	// Kind is the store's kind: memory, redis, file.
 	Kind string `json:"kind"`
 	// Reachable: the store answered.
 	Reachable bool `json:"reachable"`

@@ -370,6 +370,95 @@ func runQueueContract(t *testing.T, newStore func(t *testing.T) Queue) {
 		}
 	})
 
+	t.Run("concurrent holds of one event take it once", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		e := entry("storm")
+		const n = 50
+		var (
+			wg     sync.WaitGroup
+			mu     sync.Mutex
+			counts = map[Outcome]int{}
+		)
+		start := make(chan struct{})
+		for range n {
+			wg.Go(func() {
+				<-start
+				res, err := s.Hold(t.Context(), e, retention)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				counts[res.Outcome]++
+				mu.Unlock()
+			})
+		}
+		close(start)
+		wg.Wait()
+		if counts[Queued] != 1 || counts[Replay] != n-1 {
+			t.Fatalf("outcomes = %v, want 1 queued and %d replays", counts, n-1)
+		}
+		mustDue(t, s, "W", longLease, 1)
+	})
+
+	t.Run("expired records leave due, list and stats at once", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		const short = 300 * time.Millisecond
+		for _, id := range []string{"x1", "x2"} {
+			if _, err := s.Hold(t.Context(), entry(id), short); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dead := entry("x3")
+		mustHold(t, s, dead, Queued)
+		d := mustDue(t, s, "W", longLease, 3)
+		for _, d := range d {
+			switch d.Key {
+			case dead.Key:
+				// Buried with a short retention: it expires dead.
+				if err := s.Bury(t.Context(), d.Key, "W", failed, false, "x", short); err != nil {
+					t.Fatal(err)
+				}
+			case entry("x1").Key:
+				if err := s.Retry(t.Context(), d.Key, "W", failed, false, 0, short); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		kept := entry("kept")
+		mustHold(t, s, kept, Queued)
+		time.Sleep(short + 150*time.Millisecond)
+
+		for _, id := range []string{"x1", "x2", "x3"} {
+			if _, found, err := s.Get(t.Context(), entry(id).Key); err != nil || found {
+				t.Errorf("Get(%s) after its retention = found %v, err %v", id, found, err)
+			}
+		}
+		p, err := s.List(t.Context(), Filter{})
+		if err != nil || len(p.Items) != 1 || p.Items[0].Key != kept.Key {
+			t.Errorf("List after expiry = %+v, %v; want only %s", p.Items, err, kept.Key)
+		}
+		st, err := s.Stats(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := st.Count[flow]; len(c) != 1 || c[StateQueued] != 1 {
+			t.Errorf("counts after expiry = %v, want 1 queued", st.Count)
+		}
+		keptRec := mustGet(t, s, kept.Key)
+		if !st.OldestQueued.Equal(keptRec.CreatedAt) {
+			t.Errorf("oldest queued %v, want the kept record's %v", st.OldestQueued, keptRec.CreatedAt)
+		}
+		ds := mustDue(t, s, "W2", longLease, 1)
+		if ds[0].Key != kept.Key {
+			t.Errorf("Due after expiry leased %s", ds[0].Key)
+		}
+		// An expired key is new again.
+		mustHold(t, s, entry("x2"), Queued)
+	})
+
 	t.Run("list pages newest first, by state and flow; stats count", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)

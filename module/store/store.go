@@ -6,14 +6,17 @@
 // payment; the response sent to the gateway is kept and replayed to every
 // duplicate) or releases it (the attempt failed; the next delivery may
 // claim). Every transition is atomic: a mutex in [MemoryBackend], one Lua
-// script per transition in [RedisBackend].
+// script per transition in [RedisBackend], one fsynced bbolt transaction
+// in [FileBackend].
 //
-// Two Caddy modules expose the backends to the billbridge app, in the
+// Three Caddy modules expose the backends to the billbridge app, in the
 // namespace billbridge.stores (inline key "type"):
 //
 //   - billbridge.stores.memory ([Memory]): one process only; state dies with it.
 //   - billbridge.stores.redis ([Redis]): single node, Sentinel or Cluster;
 //     for production and for several Caddy instances sharing one store.
+//   - billbridge.stores.file ([File]): one bbolt file on local disk, owned
+//     by one Caddy process; durable through crashes and restarts.
 //
 // # Keys
 //
@@ -61,7 +64,8 @@ type Response struct {
 
 // Record is the stored state of one event key. Its times come from the
 // store's clock: the Redis server's for the Redis store (in milliseconds),
-// which may differ from the local clock.
+// which may differ from the local clock; the local clock, in
+// milliseconds, for the file store.
 type Record struct {
 	State       State
 	Owner       string
