@@ -1,7 +1,9 @@
 package caddyfile
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -100,6 +102,36 @@ func bookedOnce(t *testing.T, stub *legacyStub, ids []string, patience time.Dura
 		len(ids), lost, twice, stub.posts.Load(), stub.lookups.Load())
 }
 
+// allDone waits until the store (read through admin, a Caddy's admin
+// address) has every id done, and reports those that are not.
+func allDone(t *testing.T, admin string, ids []string, patience time.Duration) {
+	t.Helper()
+	state := func(id string) string {
+		resp, err := http.Get("http://" + admin + "/billbridge/events/bill24/webhook/" + id)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		var rec struct{ State string }
+		_ = json.NewDecoder(resp.Body).Decode(&rec)
+		return rec.State
+	}
+	pending := ids
+	eventually(patience, func() bool {
+		var still []string
+		for _, id := range pending {
+			if state(id) != "done" {
+				still = append(still, id)
+			}
+		}
+		pending = still
+		return len(pending) == 0
+	})
+	for _, id := range pending {
+		t.Errorf("%s is %s, not done", id, state(id))
+	}
+}
+
 // crashStores are the durable stores a crash test runs on.
 func crashStores(t *testing.T) map[string]func(t *testing.T) string {
 	return map[string]func(t *testing.T) string{
@@ -126,19 +158,28 @@ func TestCustodyKill9LosesNothing(t *testing.T) {
 				ids[i] = uniqueID(t, fmt.Sprintf("k%03d", i))
 			}
 			holdAll(t, ids, first)
-			time.Sleep(700 * time.Millisecond) // some delivered, some in flight, most queued
+			// Some delivered, some in flight (booked, not answered), most queued.
+			if !eventually(10*time.Second, func() bool { return stub.waiting.Load() > 0 }) {
+				t.Fatal("no delivery in flight to kill")
+			}
+			inFlight := stub.waiting.Load()
 			first.Kill()
 			before := 0
 			for _, id := range ids {
 				before += min(len(stub.ledger(id)), 1)
 			}
-			t.Logf("killed with %d of %d booked", before, len(ids))
-			if before == len(ids) {
-				t.Fatalf("everything was delivered before the kill: the test proves nothing")
+			t.Logf("killed with %d of %d booked, %d of them in flight", before, len(ids), inFlight)
+			if before == len(ids) || inFlight == 0 {
+				t.Fatalf("nothing was queued or in flight at the kill: the test proves nothing")
 			}
 			stub.bookWait.Store(0)
 			second := startCaddy(t, "caddy-2", cfg)
 			bookedOnce(t, stub, ids, 30*time.Second)
+			allDone(t, second.Admin, ids, 15*time.Second)
+			bookedOnce(t, stub, ids, 0)
+			if stub.lookups.Load() < inFlight {
+				t.Errorf("%d lookups for %d deliveries cut in flight: each must be asked before it is posted again", stub.lookups.Load(), inFlight)
+			}
 			second.Stop()
 		})
 	}
@@ -169,10 +210,14 @@ func TestCustodyThreeInstancesOneKilled(t *testing.T) {
 				ids[i] = uniqueID(t, fmt.Sprintf("m%03d", i))
 			}
 			holdAll(t, ids, procs...)
-			time.Sleep(500 * time.Millisecond)
+			if !eventually(10*time.Second, func() bool { return stub.waiting.Load() > 2 }) {
+				t.Fatal("no deliveries in flight to kill")
+			}
 			procs[0].Kill()
 			stub.bookWait.Store(int64(50 * time.Millisecond))
 			bookedOnce(t, stub, ids, 60*time.Second)
+			allDone(t, procs[1].Admin, ids, 15*time.Second)
+			bookedOnce(t, stub, ids, 0)
 		})
 	}
 }

@@ -33,6 +33,7 @@ type legacyStub struct {
 	slowOKNext atomic.Int64 // answer this many posts OK, but only after slow
 	down       atomic.Bool  // answer every post 503, recording nothing (an outage)
 	bookWait   atomic.Int64 // record each post, then wait this long (ns) before answering OK
+	waiting    atomic.Int64 // posts booked and not answered yet (bookWait)
 	reject     atomic.Bool  // answer every post 400 UNKNOWN_INVOICE, recording nothing
 	slow       time.Duration
 }
@@ -147,6 +148,8 @@ func (s *legacyStub) pay(w http.ResponseWriter, r *http.Request) {
 	if d := time.Duration(s.bookWait.Load()); d > 0 {
 		// Booked; the answer takes a while (a slow ledger): a crash of
 		// the caller meanwhile leaves the payment uncertain to it.
+		s.waiting.Add(1)
+		defer s.waiting.Add(-1)
 		select {
 		case <-time.After(d):
 		case <-r.Context().Done():

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -94,6 +95,9 @@ func newWebhookEnv(t *testing.T, kind string, ownRedis bool, extra string) *webh
 	tester := newTester(t)
 	env := &webhookEnv{stub: newLegacyStub(t), tester: tester}
 	storeCfg := "memory"
+	if kind == "file" {
+		storeCfg = "file " + filepath.Join(t.TempDir(), "events.db")
+	}
 	if kind == "redis" {
 		addr := ""
 		if ownRedis || os.Getenv("BILLBRIDGE_TEST_REDIS") == "" {
