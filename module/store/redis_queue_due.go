@@ -1,0 +1,254 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Due asks every shard in two pipelined rounds: which of its records are
+// due and since when (peekScript, read only), then, from the shards that
+// hold the oldest max of them, a lease of that many each (dueScript,
+// followed by WAIT on each master). A worker racing another one gets
+// fewer than it asked for, never a record twice: a script leases only
+// what is due when it runs.
+
+// peekScript: KEYS[1] = a shard's queue base; ARGV = max. Returns the due
+// times (unix ms) of its oldest max due records.
+var peekScript = newLuaScript(luaPrelude + `
+local got = redis.call('ZRANGEBYSCORE', KEYS[1] .. 'due', '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[1]))
+local out = {}
+for i = 2, #got, 2 do out[#out + 1] = got[i] end
+return out
+`)
+
+// dueScript: ARGV = owner, max, lease ms. Leases up to max due records of
+// the shard to owner, oldest due first: queued ones whose next attempt
+// has come, and processing ones whose lease ran out (taken over as
+// ambiguous). Returns {key, record, key, record, …}. Index entries of
+// records that are gone, or no longer queued, are dropped on the way,
+// and a few of the shard's expired records are forgotten.
+var dueScript = newLuaScript(luaShardScript + `
+local owner, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+trim(max)
+local out = {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', dueK, '-inf', now, 'LIMIT', 0, max)) do
+  local k = rb .. m
+  local c = redis.call('HMGET', k, 'state', 'custody', 'lease_until', 'next', 'amb', 'flow', 'created')
+  local state = c[1]
+  if not state or c[2] ~= '1' or (state ~= 'queued' and state ~= 'processing') then
+    redis.call('ZREM', dueK, m)
+    redis.call('ZREM', openK, m)
+  else
+    local at
+    if state == 'queued' then at = tonumber(c[4] or '0') or 0 else at = tonumber(c[3] or '0') or 0 end
+    if at > now then
+      redis.call('ZADD', dueK, at, m)
+    else
+      local amb = c[5] or '0'
+      if state == 'processing' then amb = '1' end -- its worker died mid-delivery
+      redis.call('HSET', k, 'state', 'processing', 'owner', owner, 'amb', amb,
+        'updated', ms(now), 'lease_until', ms(now + lease))
+      redis.call('HINCRBY', k, 'attempts', 1)
+      local flow = c[6] or ''
+      relist(m, state, flow, 'processing', flow, tonumber(c[7] or '0') or 0, now + lease, nil)
+      out[#out + 1] = m
+      out[#out + 1] = rec(k)
+    end
+  end
+end
+return out
+`)
+
+// Due implements Queue. Deliveries the replicas did not confirm are not
+// returned (a failover could hand them to another worker too): they come
+// back after their lease, as ambiguous. Due fails only when it has
+// nothing to return and some shard failed.
+func (b *RedisBackend) Due(ctx context.Context, owner string, max int, lease time.Duration) ([]Delivery, error) {
+	if err := checkOwner(owner); err != nil {
+		return nil, err
+	}
+	if max <= 0 || lease <= 0 {
+		return nil, fmt.Errorf("store: due: max %d and lease %v must be positive", max, lease)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	quota, err := b.dueQuota(ctx, max)
+	if err != nil {
+		return nil, fmt.Errorf("store: due: %w", err)
+	}
+	if len(quota) == 0 {
+		return nil, nil
+	}
+	shards := make([]int, 0, len(quota))
+	for i := range quota {
+		shards = append(shards, i)
+	}
+	slices.Sort(shards)
+	groups, err := b.byMaster(ctx, shards)
+	if err != nil {
+		return nil, fmt.Errorf("store: due: %w", err)
+	}
+	var (
+		mu   sync.Mutex
+		out  []Delivery
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, g := range groups {
+		wg.Go(func() {
+			ds, err := b.leaseGroup(ctx, g, quota, owner, lease)
+			mu.Lock()
+			defer mu.Unlock()
+			out = append(out, ds...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, fmt.Errorf("store: due: %w", errors.Join(errs...))
+	}
+	return out, nil
+}
+
+// dueQuota returns how many records to lease from each shard: the
+// shards of the oldest max due records, as peekScript sees them.
+func (b *RedisBackend) dueQuota(ctx context.Context, max int) (map[int]int, error) {
+	calls := make([]scriptCall, redisShards)
+	for i := range calls {
+		calls[i] = scriptCall{keys: []string{queueBase(b.prefix, i)}, args: []any{max}}
+	}
+	vals, errs, _, _ := evalBatch(ctx, b.client, peekScript, calls, 0, 0)
+	type cand struct {
+		at    int64
+		shard int
+	}
+	var cands []cand
+	var failed error
+	for i, v := range vals {
+		if errs[i] != nil {
+			failed = cmp.Or(failed, errs[i])
+			continue
+		}
+		scores, _ := v.([]any)
+		for _, s := range scores {
+			str, _ := s.(string)
+			at, err := strconv.ParseFloat(str, 64)
+			if err != nil {
+				return nil, fmt.Errorf("due time %q of shard %d: %w", str, i, err)
+			}
+			cands = append(cands, cand{int64(at), i})
+		}
+	}
+	if len(cands) == 0 && failed != nil {
+		if topologyError(failed) {
+			b.mon.refresh()
+		}
+		return nil, failed
+	}
+	slices.SortFunc(cands, func(a, b cand) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.shard, b.shard)) })
+	quota := map[int]int{}
+	for _, c := range cands[:min(max, len(cands))] {
+		quota[c.shard]++
+	}
+	return quota, nil
+}
+
+// shardGroup is the shards one master serves, and its client.
+type shardGroup struct {
+	c      pipeliner
+	addr   string
+	shards []int
+}
+
+// byMaster groups shards by the master that serves them.
+func (b *RedisBackend) byMaster(ctx context.Context, shards []int) ([]*shardGroup, error) {
+	byAddr := map[string]*shardGroup{}
+	var out []*shardGroup
+	for _, i := range shards {
+		c, addr, err := b.node(ctx, queueBase(b.prefix, i))
+		if err != nil {
+			if topologyError(err) {
+				b.mon.refresh()
+			}
+			return nil, err
+		}
+		g := byAddr[addr]
+		if g == nil {
+			g = &shardGroup{c: c, addr: addr}
+			byAddr[addr] = g
+			out = append(out, g)
+		}
+		g.shards = append(g.shards, i)
+	}
+	return out, nil
+}
+
+// leaseGroup runs dueScript on the shards of one master, in one pipeline
+// followed by WAIT, and returns the deliveries the replicas confirmed.
+func (b *RedisBackend) leaseGroup(ctx context.Context, g *shardGroup, quota map[int]int, owner string, lease time.Duration) ([]Delivery, error) {
+	calls := make([]scriptCall, len(g.shards))
+	for j, i := range g.shards {
+		calls[j] = scriptCall{keys: b.shardKeys(i), args: []any{owner, quota[i], millis(lease)}}
+	}
+	want := b.replicasFor(g.addr)
+	vals, errs, got, err := evalBatch(ctx, g.c, dueScript, calls, want, b.waitTimeout)
+	if err == nil && got < want {
+		err = waitResult{want: want, got: got, timeout: b.waitTimeout}.err()
+	}
+	if err != nil {
+		// Leased, but perhaps not on a replica: not delivered now.
+		b.mon.kick()
+		return nil, err
+	}
+	var out []Delivery
+	var failed error
+	for j, v := range vals {
+		if errs[j] != nil {
+			if topologyError(errs[j]) {
+				b.mon.refresh()
+			}
+			failed = cmp.Or(failed, errs[j])
+			continue
+		}
+		ds, err := parseDeliveries(v)
+		if err != nil {
+			failed = cmp.Or(failed, err)
+		}
+		for _, d := range ds {
+			b.claims.add(owner, d.Key, d.Record.Attempts, lease)
+		}
+		out = append(out, ds...)
+	}
+	return out, failed
+}
+
+// parseDeliveries reads dueScript's {key, record, …}.
+func parseDeliveries(v any) ([]Delivery, error) {
+	vals, ok := v.([]any)
+	if !ok || len(vals)%2 != 0 {
+		return nil, &corruptError{key: "(due)", what: fmt.Sprintf("due returned %v", v)}
+	}
+	out := make([]Delivery, 0, len(vals)/2)
+	for i := 0; i < len(vals); i += 2 {
+		key, _ := vals[i].(string)
+		fields, _ := vals[i+1].([]any)
+		rec, found, err := parseRecord(key, fields)
+		if err != nil {
+			return out, err
+		}
+		if !found {
+			return out, &corruptError{key: key, what: "due returned no record"}
+		}
+		out = append(out, Delivery{Key: key, Record: rec, Ambiguous: rec.Ambiguous})
+	}
+	return out, nil
+}
