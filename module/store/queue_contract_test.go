@@ -144,6 +144,24 @@ func runQueueContract(t *testing.T, newStore func(t *testing.T) Queue) {
 		if res := mustHold(t, s, e, Queued); !res.Ambiguous {
 			t.Errorf("expired lease not ambiguous: %+v", res)
 		}
+		// The synchronous attempt ends late: its lease was taken over.
+		if err := s.Release(t.Context(), e.Key, "A", false, retention); !errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrRecordLost) {
+			t.Errorf("late Release = %v, want ErrLeaseLost", err)
+		}
+		if r := mustGet(t, s, e.Key); r.State != StateQueued {
+			t.Errorf("late Release changed the held record: %+v", r)
+		}
+		if err := s.Complete(t.Context(), e.Key, "A", ack, retention); !errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrRecordLost) {
+			t.Errorf("late Complete = %v, want ErrLeaseLost", err)
+		}
+		// It posted after all: done, and no longer to deliver.
+		if r := mustGet(t, s, e.Key); r.State != StateDone {
+			t.Errorf("a late completion did not mark done: %+v", r)
+		}
+		mustDue(t, s, "W", longLease, 0)
+		if st, err := s.Stats(t.Context()); err != nil || len(st.Count) != 0 {
+			t.Errorf("Stats after a late completion = %+v, %v", st, err)
+		}
 	})
 
 	t.Run("due leases each event once, retry brings it back, delivered ends it", func(t *testing.T) {

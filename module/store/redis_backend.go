@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,6 +45,9 @@ type RedisBackend struct {
 	requireDurable bool
 	mon            *monitor
 	claims         claimBook
+	// clockOffset is the Redis server's clock minus the local one, in
+	// ms, as Due last measured it.
+	clockOffset atomic.Int64
 }
 
 // RedisOption configures a [RedisBackend].
@@ -155,8 +159,9 @@ return {1, created, now, now + lease, attempts, amb, sfp}
 // completeScript: ARGV = owner, status, content type, body, retention ms.
 // Returns {code, attempts before}: code 0 done, 1 already done (nothing
 // changed but the expiry), 2 done but the owner did not hold the claim,
-// 3 done but the record was missing. A record in custody leaves the
-// queue.
+// 3 done but the record was missing, 4 done but the record had been
+// taken into custody (Hold after the claim's lease ran out). A record in
+// custody leaves the queue.
 var completeScript = newLuaScript(luaRecordScript + `
 local owner = ARGV[1]
 local cur = redis.call('HMGET', key, 'state', 'owner', 'attempts', 'custody', 'flow')
@@ -172,6 +177,8 @@ elseif cur[1] == 'done' then
   return {1, attempts}
 elseif cur[1] ~= 'processing' or cur[2] ~= owner then
   code = 2
+  -- Taken into custody since the claim: a lease taken over, not lost.
+  if cur[4] == '1' then code = 4 end
 end
 if cur[4] == '1' then unlist(m, cur[1], cur[5] or '') end
 redis.call('HSET', key, 'state', 'done', 'owner', owner, 'status', ARGV[2],
@@ -182,14 +189,19 @@ return {code, attempts}
 
 // releaseScript: ARGV = owner, ambiguous ("0" or "1"), retention ms.
 // Returns {code, attempts}: code 0 released, 1 the owner does not hold
-// the claim, 3 the record is missing. A record in custody leaves the
+// the claim, 3 the record is missing, 4 the owner does not hold it as it
+// was taken into custody. A record in custody leaves the
 // queue.
 var releaseScript = newLuaScript(luaRecordScript + `
 local owner = ARGV[1]
 local cur = redis.call('HMGET', key, 'state', 'owner', 'amb', 'attempts', 'custody', 'flow')
 local attempts = tonumber(cur[4] or '0') or 0
 if not cur[1] then return {3, 0} end
-if cur[2] ~= owner then return {1, attempts} end
+if cur[2] ~= owner then
+  -- In custody: a Hold took the claim over after its lease ran out.
+  if cur[5] == '1' then return {4, attempts} end
+  return {1, attempts}
+end
 local amb = cur[3] or '0'
 if ARGV[2] == '1' then amb = '1' end
 if cur[1] == 'released' then
@@ -333,6 +345,8 @@ func (b *RedisBackend) Complete(ctx context.Context, key, owner string, resp Res
 		out = b.lostOrLease(known, claimed, attempts)
 	case 3:
 		out = errMissingRecord
+	case 4:
+		out = ErrLeaseLost
 	default:
 		return &corruptError{key: key, what: fmt.Sprintf("complete returned %d", code)}
 	}
@@ -376,6 +390,8 @@ func (b *RedisBackend) Release(ctx context.Context, key, owner string, ambiguous
 		return b.lostOrLease(known, claimed, attempts)
 	case 3:
 		return errRecordMissing
+	case 4:
+		return ErrLeaseLost
 	}
 	return &corruptError{key: key, what: fmt.Sprintf("release returned %d", code)}
 }

@@ -23,8 +23,7 @@ end
 
 // luaQueue follows the prelude in the scripts that keep custody's
 // indexes (see redis_layout.go): it expects qb, the shard's queue base,
-// and rb, its record base, and defines the indexes' keys and the
-// functions that keep them.
+// and defines the indexes' keys and the functions that keep them.
 var luaQueue = `
 local dueK, openK, expK, flowsK = qb .. 'due', qb .. 'open', qb .. 'exp', qb .. 'flows'
 local function listK(state, flow) return qb .. 'list:' .. state .. ':' .. flow end
@@ -75,6 +74,11 @@ local function relist(m, from, fromFlow, state, flow, created, due, expires)
     redis.call('ZREM', openK, m)
   end
 end
+`
+
+// luaTrim defines trim, for the scripts on a whole shard (it expects rb,
+// the shard's record base).
+var luaTrim = `
 -- trim forgets up to limit records whose hash has expired, and returns
 -- how many index entries it looked at. A record still there (its expiry
 -- was moved) is filed under its real expiry.
@@ -96,6 +100,10 @@ local function trim(limit)
   end
   return #gone
 end
+`
+
+// luaHistory defines addHistory, for the scripts that end an attempt.
+var luaHistory = `
 -- addHistory appends an attempt that ended now (tail: its JSON without
 -- the opening brace and time) to the hist field h, keeping the latest.
 local function addHistory(h, tail)
@@ -119,7 +127,6 @@ end
 // starts after it.
 var luaRecordScript = luaPrelude + `
 local key, qb = KEYS[1], KEYS[2]
-local rb = string.sub(key, 1, #qb - 1) .. ':'
 local m = string.sub(key, #qb + 1)
 ` + luaQueue
 
@@ -127,4 +134,4 @@ local m = string.sub(key, #qb + 1)
 // base, KEYS[2] its record base (see [RedisBackend.shardKeys]).
 var luaShardScript = luaPrelude + `
 local qb, rb = KEYS[1], KEYS[2]
-` + luaQueue
+` + luaQueue + luaTrim

@@ -131,7 +131,7 @@ func nonNil(b []byte) []byte {
 // ms. Returns {code, attempts before}: code 0 done, 1 already done
 // (nothing changed but the expiry), 2 done but owner did not hold it,
 // 3 done but the record was missing (recreated, in custody).
-var deliveredScript = newLuaScript(luaRecordScript + `
+var deliveredScript = newLuaScript(luaRecordScript + luaHistory + `
 local owner = ARGV[1]
 local cur = redis.call('HMGET', key, 'state', 'owner', 'attempts', 'custody', 'flow', 'hist')
 local attempts = tonumber(cur[3] or '0') or 0
@@ -190,7 +190,7 @@ func (b *RedisBackend) Delivered(ctx context.Context, key, owner string, a Attem
 // (queued or dead), delay ms (queued), reason (dead), retention ms.
 // Returns {code, attempts}: code 0 settled, 1 owner does not hold it,
 // 3 the record is missing.
-var settleScript = newLuaScript(luaRecordScript + `
+var settleScript = newLuaScript(luaRecordScript + luaHistory + `
 local owner, to = ARGV[1], ARGV[4]
 local cur = redis.call('HMGET', key, 'state', 'owner', 'attempts', 'custody', 'flow', 'hist', 'amb', 'created')
 if not cur[1] then return {3, 0} end

@@ -9,23 +9,21 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Due asks every shard in two pipelined rounds: which of its records are
-// due and since when (peekScript, read only), then, from the shards that
-// hold the oldest max of them, a lease of that many each (dueScript,
-// followed by WAIT on each master). A worker racing another one gets
-// fewer than it asked for, never a record twice: a script leases only
-// what is due when it runs.
+// due and since when (plain ZRANGEBYSCORE, in one pipeline), then, from
+// the shards that hold the oldest max of them, a lease of that many each
+// (dueScript, followed by WAIT on each master). A worker racing another
+// one gets fewer than it asked for, never a record twice: a script
+// leases only what is due when it runs.
 
-// peekScript: KEYS[1] = a shard's queue base; ARGV = max. Returns the due
-// times (unix ms) of its oldest max due records.
-var peekScript = newLuaScript(luaPrelude + `
-local got = redis.call('ZRANGEBYSCORE', KEYS[1] .. 'due', '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[1]))
-local out = {}
-for i = 2, #got, 2 do out[#out + 1] = got[i] end
-return out
-`)
+// peekSlack is how far past its estimate of the server's clock the first
+// round looks: the estimate may lag by a round trip, and the second round
+// leases only what is due by the server's clock anyway.
+const peekSlack = 250 * time.Millisecond
 
 // dueScript: ARGV = owner, max, lease ms. Leases up to max due records of
 // the shard to owner, oldest due first: queued ones whose next attempt
@@ -120,32 +118,36 @@ func (b *RedisBackend) Due(ctx context.Context, owner string, max int, lease tim
 }
 
 // dueQuota returns how many records to lease from each shard: the
-// shards of the oldest max due records, as peekScript sees them.
+// shards of the oldest max due records. The first round cannot read the
+// server's clock before it asks, so it estimates it from the local one
+// and the offset the last round measured (TIME, in the same pipeline).
 func (b *RedisBackend) dueQuota(ctx context.Context, max int) (map[int]int, error) {
-	calls := make([]scriptCall, redisShards)
-	for i := range calls {
-		calls[i] = scriptCall{keys: []string{queueBase(b.prefix, i)}, args: []any{max}}
+	start := time.Now()
+	upTo := strconv.FormatInt(start.UnixMilli()+b.clockOffset.Load()+peekSlack.Milliseconds(), 10)
+	p := b.client.Pipeline()
+	clock := p.Time(ctx)
+	cmds := make([]*redis.ZSliceCmd, redisShards)
+	for i := range cmds {
+		cmds[i] = p.ZRangeByScoreWithScores(ctx, queueBase(b.prefix, i)+"due", &redis.ZRangeBy{Min: "-inf", Max: upTo, Count: int64(max)})
 	}
-	vals, errs, _, _ := evalBatch(ctx, b.client, peekScript, calls, 0, 0)
+	_, _ = p.Exec(ctx)
+	if t, err := clock.Result(); err == nil {
+		b.clockOffset.Store(t.UnixMilli() - start.Add(time.Since(start)/2).UnixMilli())
+	}
 	type cand struct {
-		at    int64
+		at    float64
 		shard int
 	}
 	var cands []cand
 	var failed error
-	for i, v := range vals {
-		if errs[i] != nil {
-			failed = cmp.Or(failed, errs[i])
+	for i, cmd := range cmds {
+		zs, err := cmd.Result()
+		if err != nil {
+			failed = cmp.Or(failed, err)
 			continue
 		}
-		scores, _ := v.([]any)
-		for _, s := range scores {
-			str, _ := s.(string)
-			at, err := strconv.ParseFloat(str, 64)
-			if err != nil {
-				return nil, fmt.Errorf("due time %q of shard %d: %w", str, i, err)
-			}
-			cands = append(cands, cand{int64(at), i})
+		for _, z := range zs {
+			cands = append(cands, cand{z.Score, i})
 		}
 	}
 	if len(cands) == 0 && failed != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -190,5 +191,117 @@ func TestRedisCustodyLayout(t *testing.T) {
 	}
 	if rec, _, _ := s.Get(ctx, key); rec.State != StateDone || len(rec.History) != 3 || rec.History[2].Outcome != "posted" {
 		t.Errorf("delivered record = %+v", rec)
+	}
+}
+
+// TestRedisQueueWaitReplica: a hold and a lease are on the replica when
+// they return; with the replica asleep past wait_timeout, a hold is an
+// error (the gateway must not be told) and Due hands out nothing (a
+// failover could give the same events to another worker); the events it
+// leased come back after their lease, as ambiguous.
+func TestRedisQueueWaitReplica(t *testing.T) {
+	master, replica := startPair(t)
+	m := &Redis{Addresses: []string{master.Addr}, WaitReplicas: intPtr(1), WaitTimeout: ms(1000)}
+	if err := provisionRedis(t, m); err != nil {
+		t.Fatal(err)
+	}
+	s := m.backend
+	onReplica := newTestClient(t, replica.Addr)
+	ctx := t.Context()
+	hold := func(id string) error {
+		_, err := s.Hold(ctx, Entry{Key: "bill24:webhook:" + id, Flow: "bill24:webhook", Fingerprint: "fp", Payload: []byte(id)}, time.Hour)
+		return err
+	}
+	if err := hold("a"); err != nil {
+		t.Fatal(err)
+	}
+	if st := onReplica.HGet(ctx, m.FullKey("bill24:webhook:a"), "state").Val(); st != "queued" {
+		t.Errorf("the replica has state %q after Hold returned", st)
+	}
+	if err := hold("b"); err != nil {
+		t.Fatal(err)
+	}
+
+	woke := sleepReplica(t, replica.Addr, 4*time.Second)
+	if err := hold("c"); !errors.Is(err, ErrNotReplicated) {
+		t.Errorf("Hold with the replica asleep = %v, want ErrNotReplicated", err)
+	}
+	const lease = 300 * time.Millisecond
+	if ds, err := s.Due(ctx, "W", 10, lease); !errors.Is(err, ErrNotReplicated) || len(ds) != 0 {
+		t.Errorf("Due with the replica asleep = %d deliveries, %v; want none and ErrNotReplicated", len(ds), err)
+	}
+	<-woke
+	time.Sleep(lease)
+	ds, err := s.Due(ctx, "W2", 10, time.Minute)
+	if err != nil || len(ds) != 3 {
+		t.Fatalf("Due after the replica woke = %d, %v; want a, b and the unconfirmed c", len(ds), err)
+	}
+	for _, d := range ds {
+		if !d.Ambiguous || d.Record.Attempts != 2 {
+			t.Errorf("%s: ambiguous %v, attempt %d; the unconfirmed Due leased it", d.Key, d.Ambiguous, d.Record.Attempts)
+		}
+		if st := onReplica.HGet(ctx, m.FullKey(d.Key), "owner").Val(); st != "W2" {
+			t.Errorf("the replica has owner %q for %s after Due returned", st, d.Key)
+		}
+	}
+}
+
+// TestRedisListTies: records of one shard leased by one Due share their
+// update time; List pages through them once each, ties by key, also when
+// the record a cursor names has moved on.
+func TestRedisListTies(t *testing.T) {
+	client := newTestClient(t, testRedisAddr(t))
+	s := NewRedisBackend(client, testPrefix(t, client))
+	ctx := t.Context()
+	var keys []string
+	for i := 0; len(keys) < 12; i++ {
+		key := fmt.Sprintf("bill24:webhook:%d", i)
+		if shardOf(key) != 0 {
+			continue
+		}
+		if _, err := s.Hold(ctx, Entry{Key: key, Flow: "bill24:webhook", Fingerprint: "fp", Payload: []byte("x")}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, key)
+	}
+	ds, err := s.Due(ctx, "W", 100, time.Minute)
+	if err != nil || len(ds) != len(keys) {
+		t.Fatalf("Due = %d, %v", len(ds), err)
+	}
+	at := ds[0].Record.UpdatedAt
+	for _, d := range ds {
+		if !d.Record.UpdatedAt.Equal(at) {
+			t.Fatalf("one Due, two update times: %v and %v", at, d.Record.UpdatedAt)
+		}
+	}
+	slices.Sort(keys)
+	slices.Reverse(keys) // newest first, then by key, descending
+	var seen []string
+	f := Filter{State: StateProcessing, Limit: 5}
+	for page := 0; ; page++ {
+		p, err := s.List(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range p.Items {
+			seen = append(seen, it.Key)
+		}
+		if p.Next == "" {
+			break
+		}
+		if page == 0 {
+			// The cursor's record moves on: the next page must not care.
+			last := p.Items[len(p.Items)-1].Key
+			if err := s.Retry(ctx, last, "W", Attempt{Outcome: "legacy_failed"}, false, time.Hour, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if page > 5 {
+			t.Fatal("list does not end")
+		}
+		f.After = p.Next
+	}
+	if !slices.Equal(seen, keys) {
+		t.Errorf("listed %v, want %v", seen, keys)
 	}
 }
