@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -379,12 +378,15 @@ func runQueueContract(t *testing.T, newStore func(t *testing.T) Queue) {
 		if err != nil || len(ds) != 2 {
 			t.Fatalf("Due(max 2) = %d deliveries, %v", len(ds), err)
 		}
-		got := []string{ds[0].Key, ds[1].Key}
-		slices.Sort(got)
-		if got[0] != keys[0] || got[1] != keys[1] {
-			t.Errorf("Due(max 2) leased %v, want the oldest two %v", got, keys[:2])
+		if ds[0].Key != keys[0] || ds[1].Key != keys[1] {
+			t.Errorf("Due(max 2) leased %s, %s; want the oldest two, oldest first: %v", ds[0].Key, ds[1].Key, keys[:2])
 		}
-		mustDue(t, s, "W", longLease, 3)
+		ds = mustDue(t, s, "W", longLease, 3)
+		for i, d := range ds {
+			if d.Key != keys[2+i] {
+				t.Errorf("delivery %d is %s, want %s (oldest due first)", i, d.Key, keys[2+i])
+			}
+		}
 	})
 
 	t.Run("concurrent workers lease each event once", func(t *testing.T) {

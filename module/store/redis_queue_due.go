@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +29,8 @@ const peekSlack = 250 * time.Millisecond
 // dueScript: ARGV = owner, max, lease ms. Leases up to max due records of
 // the shard to owner, oldest due first: queued ones whose next attempt
 // has come, and processing ones whose lease ran out (taken over as
-// ambiguous). Returns {key, record, key, record, …}. Index entries of
+// ambiguous). Returns {key, due, record, …} (due: when it was due, unix
+// ms). Index entries of
 // records that are gone, or no longer queued, are dropped on the way,
 // and a few of the shard's expired records are forgotten.
 var dueScript = newLuaScript(luaShardScript + `
@@ -56,6 +58,7 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', dueK, '-inf', now, 'LIMIT', 0, ma
       local flow = c[6] or ''
       relist(m, state, flow, 'processing', flow, tonumber(c[7] or '0') or 0, now + lease, nil)
       out[#out + 1] = m
+      out[#out + 1] = at
       out[#out + 1] = rec(k)
     end
   end
@@ -95,7 +98,7 @@ func (b *RedisBackend) Due(ctx context.Context, owner string, max int, lease tim
 	}
 	var (
 		mu   sync.Mutex
-		out  []Delivery
+		out  []dueDelivery
 		errs []error
 		wg   sync.WaitGroup
 	)
@@ -114,7 +117,18 @@ func (b *RedisBackend) Due(ctx context.Context, owner string, max int, lease tim
 	if len(out) == 0 && len(errs) > 0 {
 		return nil, fmt.Errorf("store: due: %w", errors.Join(errs...))
 	}
-	return out, nil
+	slices.SortFunc(out, func(a, b dueDelivery) int { return cmp.Or(cmp.Compare(a.at, b.at), strings.Compare(a.Key, b.Key)) })
+	ds := make([]Delivery, len(out))
+	for i, d := range out {
+		ds[i] = d.Delivery
+	}
+	return ds, nil
+}
+
+// dueDelivery is a delivery and when it was due (unix ms).
+type dueDelivery struct {
+	Delivery
+	at int64
 }
 
 // dueQuota returns how many records to lease from each shard: the
@@ -196,7 +210,7 @@ func (b *RedisBackend) byMaster(ctx context.Context, shards []int) ([]*shardGrou
 
 // leaseGroup runs dueScript on the shards of one master, in one pipeline
 // followed by WAIT, and returns the deliveries the replicas confirmed.
-func (b *RedisBackend) leaseGroup(ctx context.Context, g *shardGroup, quota map[int]int, owner string, lease time.Duration) ([]Delivery, error) {
+func (b *RedisBackend) leaseGroup(ctx context.Context, g *shardGroup, quota map[int]int, owner string, lease time.Duration) ([]dueDelivery, error) {
 	calls := make([]scriptCall, len(g.shards))
 	for j, i := range g.shards {
 		calls[j] = scriptCall{keys: b.shardKeys(i), args: []any{owner, quota[i], millis(lease)}}
@@ -211,7 +225,7 @@ func (b *RedisBackend) leaseGroup(ctx context.Context, g *shardGroup, quota map[
 		b.mon.kick()
 		return nil, err
 	}
-	var out []Delivery
+	var out []dueDelivery
 	var failed error
 	for j, v := range vals {
 		if errs[j] != nil {
@@ -233,16 +247,17 @@ func (b *RedisBackend) leaseGroup(ctx context.Context, g *shardGroup, quota map[
 	return out, failed
 }
 
-// parseDeliveries reads dueScript's {key, record, …}.
-func parseDeliveries(v any) ([]Delivery, error) {
+// parseDeliveries reads dueScript's {key, due, record, …}.
+func parseDeliveries(v any) ([]dueDelivery, error) {
 	vals, ok := v.([]any)
-	if !ok || len(vals)%2 != 0 {
+	if !ok || len(vals)%3 != 0 {
 		return nil, &corruptError{key: "(due)", what: fmt.Sprintf("due returned %v", v)}
 	}
-	out := make([]Delivery, 0, len(vals)/2)
-	for i := 0; i < len(vals); i += 2 {
+	out := make([]dueDelivery, 0, len(vals)/3)
+	for i := 0; i < len(vals); i += 3 {
 		key, _ := vals[i].(string)
-		fields, _ := vals[i+1].([]any)
+		at, _ := vals[i+1].(int64)
+		fields, _ := vals[i+2].([]any)
 		rec, found, err := parseRecord(key, fields)
 		if err != nil {
 			return out, err
@@ -250,7 +265,7 @@ func parseDeliveries(v any) ([]Delivery, error) {
 		if !found {
 			return out, &corruptError{key: key, what: "due returned no record"}
 		}
-		out = append(out, Delivery{Key: key, Record: rec, Ambiguous: rec.Ambiguous})
+		out = append(out, dueDelivery{Delivery{Key: key, Record: rec, Ambiguous: rec.Ambiguous}, at})
 	}
 	return out, nil
 }
