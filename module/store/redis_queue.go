@@ -74,7 +74,9 @@ func (b *RedisBackend) Hold(ctx context.Context, e Entry, retention time.Duratio
 		return ClaimResult{}, &corruptError{key: e.Key, what: fmt.Sprintf("hold returned %v", v)}
 	}
 	nums, strs, ok := splitInts(vals[1:])
-	if !ok || !(len(nums) == 1 && len(strs) == 0 || len(nums) == 3 && len(strs) == 2) {
+	fresh := len(nums) == 1 && len(strs) == 0
+	takenOver := len(nums) == 3 && len(strs) == 2
+	if !ok || !fresh && !takenOver {
 		return ClaimResult{}, &corruptError{key: e.Key, what: fmt.Sprintf("hold returned %v", v)}
 	}
 	now := msTime(nums[0])
@@ -89,7 +91,7 @@ func (b *RedisBackend) Hold(ctx context.Context, e Entry, retention time.Duratio
 		Payload:     cloneBytes(e.Payload),
 		NextAttempt: now,
 	}
-	if len(nums) == 3 {
+	if takenOver {
 		rec.CreatedAt, rec.Attempts = msTime(nums[1]), int(nums[2])
 		rec.Ambiguous, rec.Fingerprint = strs[0] == "1", strs[1]
 	}

@@ -136,14 +136,14 @@ func (b *RedisBackend) List(ctx context.Context, f Filter) (Page, error) {
 	return p, nil
 }
 
-// statsScript: forgets the shard's expired records, then returns
-// {oldest, flow, state, count, …}: the creation time (unix ms) of its
-// oldest queued or processing record in custody ("" if none), and its
-// counts by flow and state.
+// statsScript: forgets up to statsTrim of the shard's expired records.
+// Returns {1} if there may be more, else {0, oldest, flow, state, count,
+// …}: the creation time (unix ms) of its oldest queued or processing
+// record in custody ("" if none), and its counts by flow and state.
 var statsScript = newLuaScript(luaShardScript + `
-while trim(1000) == 1000 do end
+if trim(tonumber(ARGV[1])) == tonumber(ARGV[1]) then return {1} end
 local o = redis.call('ZRANGE', openK, 0, 0, 'WITHSCORES')
-local out = {o[2] or ''}
+local out = {0, o[2] or ''}
 for _, f in ipairs(redis.call('SMEMBERS', flowsK)) do
   for _, s in ipairs(listedStates) do
     local n = redis.call('ZCARD', listK(s, f))
@@ -157,42 +157,71 @@ end
 return out
 `)
 
+// statsTrim bounds what one run of statsScript forgets, so that a wave
+// of expiries does not block Redis: Stats runs it again on the shards
+// that had more. (A variable for the tests.)
+var statsTrim = 500
+
 // Stats implements Queue. The counts are the sizes of the shards' list
 // indexes, once each shard has forgotten its expired records: nothing
 // is counted up or down, so nothing drifts.
 func (b *RedisBackend) Stats(ctx context.Context) (Stats, error) {
-	calls := make([]scriptCall, redisShards)
-	for i := range calls {
-		calls[i] = scriptCall{keys: b.shardKeys(i)}
-	}
-	vals, errs, _, _ := evalBatch(ctx, b.client, statsScript, calls, 0, 0)
 	st := Stats{Count: map[string]map[State]int{}}
-	for i, v := range vals {
-		if errs[i] != nil {
-			return Stats{}, fmt.Errorf("store: stats: %w", errs[i])
+	shards := make([]int, redisShards)
+	for i := range shards {
+		shards[i] = i
+	}
+	for len(shards) > 0 {
+		calls := make([]scriptCall, len(shards))
+		for j, i := range shards {
+			calls[j] = scriptCall{keys: b.shardKeys(i), args: []any{statsTrim}}
 		}
-		flat, _ := v.([]any)
-		if len(flat)%3 != 1 {
-			return Stats{}, &corruptError{key: "(stats)", what: fmt.Sprintf("stats returned %v", v)}
-		}
-		if s, _ := flat[0].(string); s != "" {
-			n, err := strconv.ParseFloat(s, 64)
+		vals, errs, _, _ := evalBatch(ctx, b.client, statsScript, calls, 0, 0)
+		var more []int
+		for j, v := range vals {
+			if errs[j] != nil {
+				return Stats{}, fmt.Errorf("store: stats: %w", errs[j])
+			}
+			again, err := st.addShard(v)
 			if err != nil {
-				return Stats{}, &corruptError{key: "(stats)", what: fmt.Sprintf("oldest %q", s)}
+				return Stats{}, err
 			}
-			if t := msTime(int64(n)); st.OldestQueued.IsZero() || t.Before(st.OldestQueued) {
-				st.OldestQueued = t
+			if again {
+				more = append(more, shards[j])
 			}
 		}
-		for j := 1; j < len(flat); j += 3 {
-			flow, _ := flat[j].(string)
-			state, _ := flat[j+1].(string)
-			n, _ := flat[j+2].(int64)
-			if st.Count[flow] == nil {
-				st.Count[flow] = map[State]int{}
-			}
-			st.Count[flow][State(state)] += int(n)
-		}
+		shards = more
 	}
 	return st, nil
+}
+
+// addShard adds what statsScript returned for a shard; again reports
+// that the shard had more to forget first.
+func (st *Stats) addShard(v any) (again bool, err error) {
+	flat, _ := v.([]any)
+	if len(flat) == 1 && flat[0] == int64(1) {
+		return true, nil
+	}
+	if len(flat)%3 != 2 || flat[0] != int64(0) {
+		return false, &corruptError{key: "(stats)", what: fmt.Sprintf("stats returned %v", v)}
+	}
+	if s, _ := flat[1].(string); s != "" {
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return false, &corruptError{key: "(stats)", what: fmt.Sprintf("oldest %q", s)}
+		}
+		if t := msTime(int64(n)); st.OldestQueued.IsZero() || t.Before(st.OldestQueued) {
+			st.OldestQueued = t
+		}
+	}
+	for j := 2; j < len(flat); j += 3 {
+		flow, _ := flat[j].(string)
+		state, _ := flat[j+1].(string)
+		n, _ := flat[j+2].(int64)
+		if st.Count[flow] == nil {
+			st.Count[flow] = map[State]int{}
+		}
+		st.Count[flow][State(state)] += int(n)
+	}
+	return false, nil
 }

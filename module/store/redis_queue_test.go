@@ -22,6 +22,16 @@ func TestRedisQueueContract(t *testing.T) {
 	})
 }
 
+// TestRedisSentinelQueueContract runs the contract through Sentinel (a
+// master and its replica), every transition waiting for the replica.
+func TestRedisSentinelQueueContract(t *testing.T) {
+	g := redistest.StartSentinel(t)
+	b, client := moduleBackend(t, &Redis{Addresses: g.SentinelAddrs(), MasterName: redistest.MasterName})
+	runQueueContract(t, func(t *testing.T) Queue {
+		return NewRedisBackend(client, testPrefix(t, client), withMonitor(b.mon), WithWait(-1, time.Second))
+	})
+}
+
 // TestRedisClusterQueueContract runs the contract on a Redis Cluster (one
 // cluster, a prefix per subtest): every script stays in its slot, and
 // each transition waits for the master's replica.

@@ -12,8 +12,10 @@ import (
 // recordFields are the hash fields of a record, in the order parseRecord
 // reads them (and the scripts' rec() returns them). Times are unix
 // milliseconds of the Redis server's clock; a field that is absent is
-// empty (0 for numbers). The first eleven are those of every record;
-// the rest are custody's:
+// empty (0 for numbers). The first eleven are those of every record
+// (a claim writes state, owner, fp, amb, attempts, created, updated and
+// lease_until; the response comes with the completion); the rest are
+// custody's:
 //
 //	custody  "1" for a record in custody
 //	flow     Entry.Flow
@@ -26,9 +28,6 @@ var recordFields = []string{
 	"state", "owner", "fp", "status", "ctype", "body", "amb", "attempts", "created", "updated", "lease_until",
 	"custody", "flow", "payload", "next", "hist", "reason",
 }
-
-// syncFields is how many of recordFields every record has.
-const syncFields = 11
 
 // luaRecordFields is recordFields as a Lua argument list.
 var luaRecordFields = "'" + strings.Join(recordFields, "', '") + "'"
