@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +86,10 @@ func runContract(t *testing.T, newStore func(t *testing.T) Store) {
 		if got := mustGet(t, s); got.State != StateProcessing || got.Owner != "A" || got.Attempts != 1 {
 			t.Errorf("Get = %+v", got)
 		}
+		// The claim's record is the stored one.
+		if got := mustGet(t, s); !reflect.DeepEqual(got, r) {
+			t.Errorf("Claim returned %+v, the store has %+v", r, got)
+		}
 	})
 
 	t.Run("replay after complete", func(t *testing.T) {
@@ -117,6 +122,9 @@ func runContract(t *testing.T, newStore func(t *testing.T) Store) {
 		again := mustClaim(t, s, "A", "fp1", longLease, retention, Claimed)
 		if again.Record.Attempts != 1 || !again.Record.LeaseUntil.Equal(first.Record.LeaseUntil) {
 			t.Errorf("retried claim changed the record: %+v, was %+v", again.Record, first.Record)
+		}
+		if got := mustGet(t, s); !reflect.DeepEqual(got, again.Record) {
+			t.Errorf("retried claim returned %+v, the store has %+v", again.Record, got)
 		}
 	})
 
@@ -177,6 +185,9 @@ func runContract(t *testing.T, newStore func(t *testing.T) Store) {
 		res := mustClaim(t, s, "B", "fp1", longLease, retention, Claimed)
 		if res.Ambiguous || res.Record.Attempts != 2 || res.Record.Owner != "B" || res.Record.State != StateProcessing {
 			t.Errorf("reclaim = %+v", res)
+		}
+		if got := mustGet(t, s); !reflect.DeepEqual(got, res.Record) {
+			t.Errorf("reclaim returned %+v, the store has %+v", res.Record, got)
 		}
 		if err := s.Release(t.Context(), key, "B", false, retention); err != nil {
 			t.Fatalf("Release B: %v", err)

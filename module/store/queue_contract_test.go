@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -74,6 +75,9 @@ func runQueueContract(t *testing.T, newStore func(t *testing.T) Queue) {
 			t.Errorf("payload = %q, want %q", got.Payload, payload)
 		}
 		assertResponse(t, got.Response, ack)
+		if !reflect.DeepEqual(got, r) {
+			t.Errorf("Hold returned %+v, the store has %+v", r, got)
+		}
 		// Every later delivery of it is answered what the first was.
 		again := mustHold(t, s, e, Replay)
 		assertResponse(t, again.Record.Response, ack)
@@ -119,6 +123,9 @@ func runQueueContract(t *testing.T, newStore func(t *testing.T) Queue) {
 		if !res.Ambiguous || !res.Record.Ambiguous {
 			t.Errorf("an uncertain attempt was forgotten: %+v", res)
 		}
+		if got := mustGet(t, s, e.Key); !reflect.DeepEqual(got, res.Record) || got.Attempts != 1 || got.Owner != "" || !got.LeaseUntil.IsZero() {
+			t.Errorf("Hold returned %+v, the store has %+v", res.Record, got)
+		}
 		ds := mustDue(t, s, "W", longLease, 1)
 		if !ds[0].Ambiguous {
 			t.Errorf("delivery of an uncertain event is not ambiguous: %+v", ds[0])
@@ -136,6 +143,24 @@ func runQueueContract(t *testing.T, newStore func(t *testing.T) Queue) {
 		if res := mustHold(t, s, e, Queued); !res.Ambiguous {
 			t.Errorf("expired lease not ambiguous: %+v", res)
 		}
+		// The synchronous attempt ends late: its lease was taken over.
+		if err := s.Release(t.Context(), e.Key, "A", false, retention); !errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrRecordLost) {
+			t.Errorf("late Release = %v, want ErrLeaseLost", err)
+		}
+		if r := mustGet(t, s, e.Key); r.State != StateQueued {
+			t.Errorf("late Release changed the held record: %+v", r)
+		}
+		if err := s.Complete(t.Context(), e.Key, "A", ack, retention); !errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrRecordLost) {
+			t.Errorf("late Complete = %v, want ErrLeaseLost", err)
+		}
+		// It posted after all: done, and no longer to deliver.
+		if r := mustGet(t, s, e.Key); r.State != StateDone {
+			t.Errorf("a late completion did not mark done: %+v", r)
+		}
+		mustDue(t, s, "W", longLease, 0)
+		if st, err := s.Stats(t.Context()); err != nil || len(st.Count) != 0 {
+			t.Errorf("Stats after a late completion = %+v, %v", st, err)
+		}
 	})
 
 	t.Run("due leases each event once, retry brings it back, delivered ends it", func(t *testing.T) {
@@ -151,7 +176,12 @@ func runQueueContract(t *testing.T, newStore func(t *testing.T) Queue) {
 		if !bytes.Equal(d.Record.Payload, payload) {
 			t.Errorf("delivery payload = %q", d.Record.Payload)
 		}
+		if d.Record.Flow != flow || !d.Record.Custody {
+			t.Errorf("delivery flow %q custody %v", d.Record.Flow, d.Record.Custody)
+		}
+		assertResponse(t, d.Record.Response, ack)
 		mustDue(t, s, "W2", longLease, 0) // leased: nobody else gets it
+		mustHold(t, s, e, Replay)         // a duplicate during delivery
 		if c, _ := s.Claim(t.Context(), e.Key, "sync", e.Fingerprint, longLease, retention); c.Outcome != Replay {
 			t.Errorf("Claim during delivery = %v, want replay", c.Outcome)
 		}
@@ -184,6 +214,13 @@ func runQueueContract(t *testing.T, newStore func(t *testing.T) Queue) {
 		mustHold(t, s, e, Replay)
 		if err := s.Delivered(t.Context(), e.Key, "W2", posted, retention); err != nil {
 			t.Errorf("a retried Delivered = %v, want nil", err)
+		}
+		// Done: no longer listed or counted.
+		if p, err := s.List(t.Context(), Filter{}); err != nil || len(p.Items) != 0 {
+			t.Errorf("List after delivery = %+v, %v", p, err)
+		}
+		if st, err := s.Stats(t.Context()); err != nil || len(st.Count) != 0 || !st.OldestQueued.IsZero() {
+			t.Errorf("Stats after delivery = %+v, %v", st, err)
 		}
 	})
 
@@ -324,6 +361,31 @@ func runQueueContract(t *testing.T, newStore func(t *testing.T) Queue) {
 		}
 		if r.Attempts != MaxHistory+5 {
 			t.Errorf("attempts = %d", r.Attempts)
+		}
+	})
+
+	t.Run("due leases at most max, oldest first", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		var keys []string
+		for i := range 5 {
+			e := entry(fmt.Sprintf("m%d", i))
+			mustHold(t, s, e, Queued)
+			keys = append(keys, e.Key)
+			time.Sleep(3 * time.Millisecond) // distinct due times
+		}
+		ds, err := s.Due(t.Context(), "W", 2, longLease)
+		if err != nil || len(ds) != 2 {
+			t.Fatalf("Due(max 2) = %d deliveries, %v", len(ds), err)
+		}
+		if ds[0].Key != keys[0] || ds[1].Key != keys[1] {
+			t.Errorf("Due(max 2) leased %s, %s; want the oldest two, oldest first: %v", ds[0].Key, ds[1].Key, keys[:2])
+		}
+		ds = mustDue(t, s, "W", longLease, 3)
+		for i, d := range ds {
+			if d.Key != keys[2+i] {
+				t.Errorf("delivery %d is %s, want %s (oldest due first)", i, d.Key, keys[2+i])
+			}
 		}
 	})
 

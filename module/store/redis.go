@@ -86,8 +86,8 @@ type Redis struct {
 	TLS *RedisTLS `json:"tls,omitempty"`
 
 	// KeyPrefix is prepended to every key (default "billbridge:"). It must
-	// not contain braces: the store wraps each logical key in braces to use
-	// it as a Redis Cluster hash tag.
+	// not contain braces: the store follows it with its shard in braces, a
+	// Redis Cluster hash tag.
 	KeyPrefix string `json:"key_prefix,omitempty"`
 
 	// DialTimeout bounds establishing a connection (go-redis default: 5s).
@@ -245,7 +245,7 @@ func (r *Redis) Backend() Store {
 }
 
 // FullKey returns the Redis key under which the store keeps logical:
-// key_prefix + "{" + logical + "}".
+// key_prefix + "{" + shard + "}:" + logical (see [RedisBackend.FullKey]).
 func (r *Redis) FullKey(logical string) string {
 	if r.backend != nil {
 		return r.backend.FullKey(logical)
@@ -398,7 +398,7 @@ func (r *Redis) settings() (*redisSettings, error) {
 		s.prefix = DefaultKeyPrefix
 	}
 	if strings.ContainsAny(s.prefix, "{}") {
-		errs = append(errs, fmt.Errorf("key_prefix %q must not contain braces (the store wraps keys in a cluster hash tag)", s.prefix))
+		errs = append(errs, fmt.Errorf("key_prefix %q must not contain braces (the store follows it with a cluster hash tag)", s.prefix))
 	}
 
 	s.dialTimeout = time.Duration(r.DialTimeout)

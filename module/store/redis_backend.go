@@ -3,7 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
-	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,12 +12,20 @@ import (
 // DefaultKeyPrefix is the key prefix of the Redis store unless configured.
 const DefaultKeyPrefix = "billbridge:"
 
-// RedisBackend is the Redis Store. A record is a hash with the fields
-// state, owner, fp, status, ctype, body, amb, attempts, created, updated and
-// lease_until (times in unix milliseconds, Redis server time). Every
-// transition is one Lua script, so it is atomic, and lease checks use the
-// Redis server's clock (TIME), so Caddy instances with skewed clocks agree.
-// Every write sets PEXPIRE to the retention.
+// RedisBackend is the Redis Store and [Queue]. A record is a hash (see
+// recordFields: state, owner, fp, status, ctype, body, amb, attempts,
+// created, updated, lease_until, and custody's custody, flow, payload,
+// next, hist and reason; times in unix milliseconds, Redis server time).
+// Every transition is one Lua script, so it is atomic, and lease checks
+// use the Redis server's clock (TIME), so Caddy instances with skewed
+// clocks agree. Every write sets PEXPIRE to the retention.
+//
+// Records are spread over redisShards shards by a hash of their key, and
+// each shard keeps the custody queue of its records (what is due, by
+// when; what List shows; what Stats counts) in keys of the same Redis
+// Cluster slot, so that a script changes a record and its place in the
+// queue together (see redis_layout.go). Due asks every shard, in one
+// pipeline per master.
 //
 // With replicas, a transition is not reported until the replicas have it:
 // each script is followed, on the same connection to the master that owns
@@ -37,6 +45,9 @@ type RedisBackend struct {
 	requireDurable bool
 	mon            *monitor
 	claims         claimBook
+	// clockOffset is the Redis server's clock minus the local one, in
+	// ms, as Due last measured it.
+	clockOffset atomic.Int64
 }
 
 // RedisOption configures a [RedisBackend].
@@ -90,64 +101,49 @@ func NewRedisBackend(client redis.UniversalClient, prefix string, opts ...RedisO
 	return b
 }
 
-// FullKey returns the Redis key of a logical key: prefix + "{" + logical +
-// "}". The braces make the logical key a Redis Cluster hash tag, so all
-// keys of one event land in one slot.
+// FullKey returns the Redis key of a logical key: prefix + "{" + shard +
+// "}:" + logical, the shard (two digits) chosen by a hash of the logical
+// key. The braces make the shard a Redis Cluster hash tag, so a record
+// and the queue structures of its shard share one slot (see
+// redis_layout.go).
 func (b *RedisBackend) FullKey(logical string) string {
 	return fullKey(b.prefix, logical)
 }
 
-func fullKey(prefix, logical string) string {
-	return prefix + "{" + logical + "}"
-}
-
-// recordFields are the hash fields in the order parseRecord reads them.
-var recordFields = []string{"state", "owner", "fp", "status", "ctype", "body", "amb", "attempts", "created", "updated", "lease_until"}
-
-// luaPrelude is shared by every script: the key, the server's time in
-// milliseconds, and a reader of the whole record in recordFields order.
-const luaPrelude = `
-if redis.replicate_commands then redis.replicate_commands() end
-local key = KEYS[1]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function ms(n) return string.format('%d', n) end
-local function rec()
-  return redis.call('HMGET', key, 'state', 'owner', 'fp', 'status', 'ctype', 'body', 'amb', 'attempts', 'created', 'updated', 'lease_until')
-end
-local function corrupt(what)
-  return redis.error_reply('billbridge: corrupt record: ' .. what)
-end
-`
-
-// claimScript: ARGV = owner, fingerprint, lease ms, retention ms.
-// Returns {outcome, record} with outcome 1 claimed, 2 replay, 3 in flight,
-// 4 conflict.
+// claimScript: ARGV = owner, fingerprint, lease ms, retention ms. Returns
+// {1, now} for a new record (the caller knows the rest), {1, created,
+// updated, lease_until, attempts, amb, fp} for an existing one claimed (or
+// claimed again by its owner), or {outcome, record} with outcome 2
+// replay, 3 in flight, 4 conflict.
 var claimScript = newLuaScript(luaPrelude + `
+local key = KEYS[1]
 local owner, fp, lease, ret = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local cur = redis.call('HMGET', key, 'state', 'owner', 'fp', 'lease_until', 'amb')
+local cur = redis.call('HMGET', key, 'state', 'owner', 'fp', 'lease_until', 'amb', 'custody', 'attempts', 'created', 'updated')
 local state = cur[1]
 if not state then
   if redis.call('EXISTS', key) == 1 then return corrupt('no state') end
-  redis.call('HSET', key, 'state', 'processing', 'owner', owner, 'fp', fp,
-    'status', '0', 'ctype', '', 'body', '', 'amb', '0', 'attempts', '1',
-    'created', ms(now), 'updated', ms(now), 'lease_until', ms(now + lease))
+  redis.call('HSET', key, 'state', 'processing', 'owner', owner, 'fp', fp, 'amb', '0',
+    'attempts', '1', 'created', ms(now), 'updated', ms(now), 'lease_until', ms(now + lease))
   redis.call('PEXPIRE', key, ret)
-  return {1, rec()}
+  return {1, now}
 end
 local sfp = cur[3] or ''
-if sfp ~= '' and sfp ~= fp then return {4, rec()} end
-if state == 'done' then return {2, rec()} end
+if sfp ~= '' and sfp ~= fp then return {4, rec(key)} end
+-- A record in custody: the gateway was told it is taken.
+if state == 'done' or cur[6] == '1' then return {2, rec(key)} end
 local amb = cur[5] or '0'
+local created = tonumber(cur[8] or '0') or 0
+local attempts = tonumber(cur[7] or '0') or 0
 if state == 'processing' then
-  if (tonumber(cur[4] or '0') or 0) > now then
+  local lease_until = tonumber(cur[4] or '0') or 0
+  if lease_until > now then
     if cur[2] == owner then
       -- A retried claim: write anyway, so that a WAIT after it also
       -- covers the first claim's write.
       redis.call('PEXPIRE', key, ret)
-      return {1, rec()}
+      return {1, created, tonumber(cur[9] or '0') or 0, lease_until, attempts, amb, sfp}
     end
-    return {3, rec()}
+    return {3, rec(key)}
   end
   amb = '1'
 elseif state ~= 'released' then
@@ -155,18 +151,20 @@ elseif state ~= 'released' then
 end
 redis.call('HSET', key, 'state', 'processing', 'owner', owner, 'amb', amb,
   'updated', ms(now), 'lease_until', ms(now + lease))
-redis.call('HINCRBY', key, 'attempts', 1)
+attempts = redis.call('HINCRBY', key, 'attempts', 1)
 redis.call('PEXPIRE', key, ret)
-return {1, rec()}
+return {1, created, now, now + lease, attempts, amb, sfp}
 `)
 
 // completeScript: ARGV = owner, status, content type, body, retention ms.
 // Returns {code, attempts before}: code 0 done, 1 already done (nothing
 // changed but the expiry), 2 done but the owner did not hold the claim,
-// 3 done but the record was missing.
-var completeScript = newLuaScript(luaPrelude + `
+// 3 done but the record was missing, 4 done but the record had been
+// taken into custody (Hold after the claim's lease ran out). A record in
+// custody leaves the queue.
+var completeScript = newLuaScript(luaRecordScript + `
 local owner = ARGV[1]
-local cur = redis.call('HMGET', key, 'state', 'owner', 'attempts')
+local cur = redis.call('HMGET', key, 'state', 'owner', 'attempts', 'custody', 'flow')
 local code = 0
 local attempts = tonumber(cur[3] or '0') or 0
 if not cur[1] then
@@ -179,7 +177,10 @@ elseif cur[1] == 'done' then
   return {1, attempts}
 elseif cur[1] ~= 'processing' or cur[2] ~= owner then
   code = 2
+  -- Taken into custody since the claim: a lease taken over, not lost.
+  if cur[4] == '1' then code = 4 end
 end
+if cur[4] == '1' then unlist(m, cur[1], cur[5] or '') end
 redis.call('HSET', key, 'state', 'done', 'owner', owner, 'status', ARGV[2],
   'ctype', ARGV[3], 'body', ARGV[4], 'updated', ms(now), 'lease_until', '0')
 redis.call('PEXPIRE', key, ARGV[5])
@@ -188,13 +189,19 @@ return {code, attempts}
 
 // releaseScript: ARGV = owner, ambiguous ("0" or "1"), retention ms.
 // Returns {code, attempts}: code 0 released, 1 the owner does not hold
-// the claim, 3 the record is missing.
-var releaseScript = newLuaScript(luaPrelude + `
+// the claim, 3 the record is missing, 4 the owner does not hold it as it
+// was taken into custody. A record in custody leaves the
+// queue.
+var releaseScript = newLuaScript(luaRecordScript + `
 local owner = ARGV[1]
-local cur = redis.call('HMGET', key, 'state', 'owner', 'amb', 'attempts')
+local cur = redis.call('HMGET', key, 'state', 'owner', 'amb', 'attempts', 'custody', 'flow')
 local attempts = tonumber(cur[4] or '0') or 0
 if not cur[1] then return {3, 0} end
-if cur[2] ~= owner then return {1, attempts} end
+if cur[2] ~= owner then
+  -- In custody: a Hold took the claim over after its lease ran out.
+  if cur[5] == '1' then return {4, attempts} end
+  return {1, attempts}
+end
 local amb = cur[3] or '0'
 if ARGV[2] == '1' then amb = '1' end
 if cur[1] == 'released' then
@@ -206,6 +213,7 @@ if cur[1] == 'released' then
 elseif cur[1] ~= 'processing' then
   return {1, attempts}
 end
+if cur[5] == '1' then unlist(m, cur[1], cur[6] or '') end
 redis.call('HSET', key, 'state', 'released', 'amb', amb, 'updated', ms(now), 'lease_until', '0')
 redis.call('PEXPIRE', key, ARGV[3])
 return {0, attempts}
@@ -228,29 +236,19 @@ func (b *RedisBackend) Claim(ctx context.Context, key, owner, fingerprint string
 	if b.requireDurable && b.mon.unsafe.Load() {
 		return ClaimResult{}, fmt.Errorf("store: claim %q: %w", key, ErrNotDurable)
 	}
-	fk := b.FullKey(key)
-	v, w, err := b.run(ctx, claimScript, fk, owner, fingerprint, millis(lease), millis(retention))
+	keys := b.keys(key)
+	v, w, err := b.run(ctx, claimScript, keys[:1], owner, fingerprint, millis(lease), millis(retention))
 	if err != nil {
 		return ClaimResult{}, fmt.Errorf("store: claim %q: %w", key, err)
 	}
-	vals, _ := v.([]any)
-	if len(vals) != 2 {
-		return ClaimResult{}, &corruptError{key: key, what: fmt.Sprintf("claim returned %v", v)}
-	}
-	code, ok := vals[0].(int64)
-	if !ok || code < int64(Claimed) || code > int64(Conflict) {
-		return ClaimResult{}, &corruptError{key: key, what: fmt.Sprintf("claim returned outcome %v", vals[0])}
-	}
-	fields, _ := vals[1].([]any)
-	rec, found, err := parseRecord(key, fields)
+	res, err := claimResult(key, v, func(now int64) Record {
+		t := msTime(now)
+		return Record{State: StateProcessing, Owner: owner, Fingerprint: fingerprint, Attempts: 1,
+			CreatedAt: t, UpdatedAt: t, LeaseUntil: t.Add(time.Duration(millis(lease)) * time.Millisecond)}
+	})
 	if err != nil {
 		return ClaimResult{}, err
 	}
-	if !found {
-		return ClaimResult{}, &corruptError{key: key, what: "claim returned no record"}
-	}
-	res := ClaimResult{Outcome: Outcome(code), Record: rec}
-	res.Ambiguous = res.Outcome == Claimed && rec.Ambiguous
 	if res.Outcome != Claimed {
 		return res, nil
 	}
@@ -259,12 +257,60 @@ func (b *RedisBackend) Claim(ctx context.Context, key, owner, fingerprint string
 		// (best effort, unconfirmed too) rather than leave the next
 		// delivery waiting for its lease and then asking the lookup.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.waitTimeout+time.Second)
-		_, _, _ = b.runNoWait(rctx, releaseScript, fk, owner, "0", millis(retention))
+		_, _, _ = b.runNoWait(rctx, releaseScript, keys, owner, "0", millis(retention))
 		cancel()
 		return ClaimResult{}, fmt.Errorf("store: claim %q: %w", key, err)
 	}
-	b.claims.add(owner, key, rec.Attempts, lease)
+	b.claims.add(owner, key, res.Record.Attempts, lease)
 	return res, nil
+}
+
+// claimResult reads what claimScript returned. For a new record the
+// script returns only the time: fresh builds the record from it.
+func claimResult(key string, v any, fresh func(now int64) Record) (ClaimResult, error) {
+	vals, _ := v.([]any)
+	bad := func() (ClaimResult, error) {
+		return ClaimResult{}, &corruptError{key: key, what: fmt.Sprintf("claim returned %v", v)}
+	}
+	if len(vals) < 2 {
+		return bad()
+	}
+	code, _ := vals[0].(int64)
+	switch {
+	case code == int64(Claimed) && len(vals) == 2:
+		now, ok := vals[1].(int64)
+		if !ok {
+			return bad()
+		}
+		return ClaimResult{Outcome: Claimed, Record: fresh(now)}, nil
+	case code == int64(Claimed) && len(vals) == 7:
+		// An existing record, claimed: only what the caller cannot know.
+		rec := fresh(0)
+		var nums [4]int64
+		for i := range nums {
+			n, ok := vals[1+i].(int64)
+			if !ok {
+				return bad()
+			}
+			nums[i] = n
+		}
+		amb, _ := vals[5].(string)
+		fp, _ := vals[6].(string)
+		rec.CreatedAt, rec.UpdatedAt, rec.LeaseUntil = msTime(nums[0]), msTime(nums[1]), msTime(nums[2])
+		rec.Attempts, rec.Ambiguous, rec.Fingerprint = int(nums[3]), amb == "1", fp
+		return ClaimResult{Outcome: Claimed, Record: rec, Ambiguous: rec.Ambiguous}, nil
+	case code >= int64(Replay) && code <= int64(Conflict) && len(vals) == 2:
+		fields, _ := vals[1].([]any)
+		rec, found, err := parseRecord(key, fields)
+		if err != nil {
+			return ClaimResult{}, err
+		}
+		if !found {
+			return ClaimResult{}, &corruptError{key: key, what: "claim returned no record"}
+		}
+		return ClaimResult{Outcome: Outcome(code), Record: rec}, nil
+	}
+	return bad()
 }
 
 // Complete implements Store.
@@ -282,7 +328,7 @@ func (b *RedisBackend) Complete(ctx context.Context, key, owner string, resp Res
 	if body == nil {
 		body = []byte{}
 	}
-	v, w, err := b.run(ctx, completeScript, b.FullKey(key),
+	v, w, err := b.run(ctx, completeScript, b.keys(key),
 		owner, resp.Status, resp.ContentType, body, millis(retention))
 	if err != nil {
 		return fmt.Errorf("store: complete %q: %w", key, err)
@@ -299,6 +345,8 @@ func (b *RedisBackend) Complete(ctx context.Context, key, owner string, resp Res
 		out = b.lostOrLease(known, claimed, attempts)
 	case 3:
 		out = errMissingRecord
+	case 4:
+		out = ErrLeaseLost
 	default:
 		return &corruptError{key: key, what: fmt.Sprintf("complete returned %d", code)}
 	}
@@ -323,7 +371,7 @@ func (b *RedisBackend) Release(ctx context.Context, key, owner string, ambiguous
 	if ambiguous {
 		amb = "1"
 	}
-	v, w, err := b.run(ctx, releaseScript, b.FullKey(key), owner, amb, millis(retention))
+	v, w, err := b.run(ctx, releaseScript, b.keys(key), owner, amb, millis(retention))
 	if err != nil {
 		return fmt.Errorf("store: release %q: %w", key, err)
 	}
@@ -342,6 +390,8 @@ func (b *RedisBackend) Release(ctx context.Context, key, owner string, ambiguous
 		return b.lostOrLease(known, claimed, attempts)
 	case 3:
 		return errRecordMissing
+	case 4:
+		return ErrLeaseLost
 	}
 	return &corruptError{key: key, what: fmt.Sprintf("release returned %d", code)}
 }
@@ -379,68 +429,6 @@ func (b *RedisBackend) Get(ctx context.Context, key string) (Record, bool, error
 		return Record{}, false, fmt.Errorf("store: get %q: %w", key, err)
 	}
 	return parseRecord(key, v)
-}
-
-// parseRecord reads the values of recordFields; found is false if the
-// record has no state (it does not exist).
-func parseRecord(key string, v []any) (rec Record, found bool, err error) {
-	if len(v) != len(recordFields) {
-		return Record{}, false, &corruptError{key: key, what: fmt.Sprintf("%d fields", len(v))}
-	}
-	str := func(i int) string {
-		s, _ := v[i].(string)
-		return s
-	}
-	num := func(i int) int64 {
-		if err != nil {
-			return 0
-		}
-		s := str(i)
-		if s == "" {
-			return 0
-		}
-		n, perr := strconv.ParseInt(s, 10, 64)
-		if perr != nil {
-			err = &corruptError{key: key, what: fmt.Sprintf("field %s: %q", recordFields[i], s)}
-		}
-		return n
-	}
-	millisTime := func(i int) time.Time {
-		n := num(i)
-		if n == 0 {
-			return time.Time{}
-		}
-		return time.UnixMilli(n)
-	}
-	if v[0] == nil {
-		return Record{}, false, nil
-	}
-	rec = Record{
-		State:       State(str(0)),
-		Owner:       str(1),
-		Fingerprint: str(2),
-		Response: Response{
-			Status:      int(num(3)),
-			ContentType: str(4),
-			Body:        bytesOrNil(str(5)),
-		},
-		Ambiguous:  str(6) == "1",
-		Attempts:   int(num(7)),
-		CreatedAt:  millisTime(8),
-		UpdatedAt:  millisTime(9),
-		LeaseUntil: millisTime(10),
-	}
-	if err != nil {
-		return Record{}, false, err
-	}
-	return rec, true, nil
-}
-
-func bytesOrNil(s string) []byte {
-	if s == "" {
-		return nil
-	}
-	return []byte(s)
 }
 
 // Interface guards

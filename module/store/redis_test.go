@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,16 +15,35 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// fnv1a64 is FNV-1a (32 bits) of s modulo 64, written out here so that
+// the test pins the layout: a store that sharded otherwise would not find
+// the records written before.
+func fnv1a64(s string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return int(h % 64)
+}
+
 func TestRedisRecordLayout(t *testing.T) {
 	client := newTestClient(t, testRedisAddr(t))
 	prefix := testPrefix(t, client)
 	s := NewRedisBackend(client, prefix)
 	const logical = "bill24:webhook:abc"
-	if got, want := s.FullKey(logical), prefix+"{bill24:webhook:abc}"; got != want {
+	if got, want := s.FullKey(logical), fmt.Sprintf("%s{%02d}:bill24:webhook:abc", prefix, fnv1a64(logical)); got != want {
 		t.Fatalf("FullKey = %q, want %q", got, want)
 	}
-	if got := NewRedisBackend(client, "").FullKey("k"); got != "billbridge:{k}" {
-		t.Errorf("FullKey with the default prefix = %q", got)
+	if got, want := NewRedisBackend(client, "").FullKey("k"), fmt.Sprintf("billbridge:{%02d}:k", fnv1a64("k")); got != want {
+		t.Errorf("FullKey with the default prefix = %q, want %q", got, want)
+	}
+	shards := map[string]bool{}
+	for i := range 1000 {
+		shards[s.FullKey(fmt.Sprintf("bill24:webhook:%d", i))[len(prefix):len(prefix)+4]] = true
+	}
+	if len(shards) != redisShards {
+		t.Errorf("1000 keys went to %d shards, want all %d", len(shards), redisShards)
 	}
 	ctx := t.Context()
 	res, err := s.Claim(ctx, logical, "A", "fp1", time.Minute, time.Hour)
@@ -33,10 +54,15 @@ func TestRedisRecordLayout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("HGETALL: %v", err)
 	}
-	for _, f := range recordFields {
+	// A claim writes what it knows; the response fields come with Complete.
+	want := []string{"state", "owner", "fp", "amb", "attempts", "created", "updated", "lease_until"}
+	for _, f := range want {
 		if _, ok := h[f]; !ok {
 			t.Errorf("field %q missing from %v", f, h)
 		}
+	}
+	if len(h) != len(want) {
+		t.Errorf("a claim wrote %d fields, want %d: %v", len(h), len(want), h)
 	}
 	if h["state"] != "processing" || h["owner"] != "A" || h["fp"] != "fp1" || h["attempts"] != "1" || h["amb"] != "0" {
 		t.Errorf("hash = %v", h)
@@ -54,16 +80,28 @@ func TestRedisRecordLayout(t *testing.T) {
 	if lease-created != time.Minute.Milliseconds() {
 		t.Errorf("lease_until - created = %d ms", lease-created)
 	}
+	// The claim's record, built without reading it back, is the stored one.
+	if got, _, err := s.Get(ctx, logical); err != nil || !reflect.DeepEqual(got, res.Record) {
+		t.Errorf("Claim returned %+v, Get %+v (%v)", res.Record, got, err)
+	}
 	ttl, err := client.PTTL(ctx, s.FullKey(logical)).Result()
 	if err != nil || ttl <= 59*time.Minute || ttl > time.Hour {
 		t.Errorf("PTTL = %v, %v; want about an hour", ttl, err)
 	}
 	// Every write refreshes the expiry.
-	if err := s.Complete(ctx, logical, "A", Response{Status: 200}, 10*time.Hour); err != nil {
+	if err := s.Complete(ctx, logical, "A", Response{Status: 200, ContentType: "text/plain", Body: []byte("ok")}, 10*time.Hour); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
 	if ttl, _ := client.PTTL(ctx, s.FullKey(logical)).Result(); ttl <= 9*time.Hour {
 		t.Errorf("PTTL after Complete = %v, want about 10h", ttl)
+	}
+	h, _ = client.HGetAll(ctx, s.FullKey(logical)).Result()
+	if h["state"] != "done" || h["status"] != "200" || h["ctype"] != "text/plain" || h["body"] != "ok" || h["lease_until"] != "0" {
+		t.Errorf("done hash = %v", h)
+	}
+	// A synchronous record never touches custody's indexes.
+	if keys, _ := client.Keys(ctx, prefix+"*#*").Result(); len(keys) != 0 {
+		t.Errorf("a synchronous record wrote queue keys %v", keys)
 	}
 }
 
@@ -277,13 +315,13 @@ func TestRedisModulePlaceholders(t *testing.T) {
 			if err := provisionRedis(t, m); err != nil {
 				t.Fatalf("Provision: %v", err)
 			}
-			if got, want := m.FullKey("k"), prefix+"env:{k}"; got != want {
+			if got, want := m.FullKey("k"), fullKey(prefix+"env:", "k"); got != want || !strings.HasPrefix(got, prefix+"env:{") {
 				t.Errorf("FullKey = %q, want %q", got, want)
 			}
 			if res, err := m.Backend().Claim(t.Context(), "k-"+name, "A", "fp", time.Minute, time.Hour); err != nil || res.Outcome != Claimed {
 				t.Fatalf("Claim = %v, %v", res.Outcome, err)
 			}
-			if n, _ := raw.Exists(t.Context(), prefix+"env:{k-"+name+"}").Result(); n != 1 {
+			if n, _ := raw.Exists(t.Context(), fullKey(prefix+"env:", "k-"+name)).Result(); n != 1 {
 				t.Errorf("the record is not under the resolved prefix")
 			}
 			if m.URL != "" && m.URL != "{env.BB_STORE_TEST_URL}" {

@@ -76,11 +76,12 @@ func (b *RedisBackend) replicasFor(addr string) int {
 	return min(n, 1)
 }
 
-// run runs script on the master of fullKey and, when replicas must
-// confirm writes, WAIT on the same connection. The script's result comes
-// back even when the replicas did not confirm it: the caller decides.
-func (b *RedisBackend) run(ctx context.Context, script *luaScript, fullKey string, args ...any) (any, waitResult, error) {
-	c, addr, err := b.node(ctx, fullKey)
+// run runs script with keys on the master of keys[0] (all of them are
+// in its slot) and, when replicas must confirm writes, WAIT on the same
+// connection. The script's result comes back even when the replicas did
+// not confirm it: the caller decides.
+func (b *RedisBackend) run(ctx context.Context, script *luaScript, keys []string, args ...any) (any, waitResult, error) {
+	c, addr, err := b.node(ctx, keys[0])
 	if err != nil {
 		if topologyError(err) {
 			b.mon.refresh()
@@ -88,7 +89,7 @@ func (b *RedisBackend) run(ctx context.Context, script *luaScript, fullKey strin
 		return nil, waitResult{}, err
 	}
 	want := b.replicasFor(addr)
-	v, got, err := evalWait(ctx, c, script, fullKey, want, b.waitTimeout, args)
+	v, got, err := evalWait(ctx, c, script, keys, want, b.waitTimeout, args)
 	if err != nil {
 		if topologyError(err) {
 			b.mon.refresh()
@@ -104,12 +105,12 @@ func (b *RedisBackend) run(ctx context.Context, script *luaScript, fullKey strin
 }
 
 // runNoWait runs script without waiting for replicas.
-func (b *RedisBackend) runNoWait(ctx context.Context, script *luaScript, fullKey string, args ...any) (any, waitResult, error) {
-	c, _, err := b.node(ctx, fullKey)
+func (b *RedisBackend) runNoWait(ctx context.Context, script *luaScript, keys []string, args ...any) (any, waitResult, error) {
+	c, _, err := b.node(ctx, keys[0])
 	if err != nil {
 		return nil, waitResult{}, err
 	}
-	v, _, err := evalWait(ctx, c, script, fullKey, 0, 0, args)
+	v, _, err := evalWait(ctx, c, script, keys, 0, 0, args)
 	return v, waitResult{}, err
 }
 
@@ -117,50 +118,107 @@ func (b *RedisBackend) runNoWait(ctx context.Context, script *luaScript, fullKey
 // WAIT want timeout on one connection: WAIT counts the replicas that have
 // this connection's last write, so it must follow the script on the
 // connection that ran it.
-func evalWait(ctx context.Context, c pipeliner, script *luaScript, key string, want int, timeout time.Duration, args []any) (any, int, error) {
-	v, got, err := evalWaitOnce(ctx, c, script.hash, "", key, want, timeout, args)
+func evalWait(ctx context.Context, c pipeliner, script *luaScript, keys []string, want int, timeout time.Duration, args []any) (any, int, error) {
+	v, got, err := evalWaitOnce(ctx, c, script.hash, "", keys, want, timeout, args)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// Nothing ran: run the source, which also loads it again.
-		v, got, err = evalWaitOnce(ctx, c, "", script.src, key, want, timeout, args)
+		v, got, err = evalWaitOnce(ctx, c, "", script.src, keys, want, timeout, args)
 	}
 	return v, got, err
 }
 
-func evalWaitOnce(ctx context.Context, c pipeliner, sha, src, key string, want int, timeout time.Duration, args []any) (any, int, error) {
+func evalWaitOnce(ctx context.Context, c pipeliner, sha, src string, keys []string, want int, timeout time.Duration, args []any) (any, int, error) {
 	if want == 0 {
 		// No replica to wait for: one plain command, no pipeline.
 		if sha != "" {
-			return resultOnly(c.EvalSha(ctx, sha, []string{key}, args...).Result())
+			return resultOnly(c.EvalSha(ctx, sha, keys, args...).Result())
 		}
-		return resultOnly(c.Eval(ctx, src, []string{key}, args...).Result())
+		return resultOnly(c.Eval(ctx, src, keys, args...).Result())
 	}
 	p := c.Pipeline()
 	var cmd *redis.Cmd
 	if sha != "" {
-		cmd = p.EvalSha(ctx, sha, []string{key}, args...)
+		cmd = p.EvalSha(ctx, sha, keys, args...)
 	} else {
-		cmd = p.Eval(ctx, src, []string{key}, args...)
+		cmd = p.Eval(ctx, src, keys, args...)
 	}
-	var wait *redis.IntCmd
-	if want > 0 {
-		// Pipeliner lacks Wait; the server blocks up to timeout, which
-		// must stay below the socket read timeout (checked at provision).
-		wait = redis.NewIntCmd(ctx, "wait", want, timeout.Milliseconds())
-		_ = p.Process(ctx, wait)
-	}
+	// Pipeliner lacks Wait; the server blocks up to timeout, which must
+	// stay below the socket read timeout (checked at provision).
+	wait := waitCmd(ctx, want, timeout)
+	_ = p.Process(ctx, wait)
 	_, _ = p.Exec(ctx)
 	v, err := cmd.Result()
 	if err != nil {
 		return nil, 0, err
-	}
-	if wait == nil {
-		return v, 0, nil
 	}
 	got, err := wait.Result()
 	if err != nil {
 		return nil, 0, fmt.Errorf("WAIT: %w", err)
 	}
 	return v, int(got), nil
+}
+
+func waitCmd(ctx context.Context, want int, timeout time.Duration) *redis.IntCmd {
+	return redis.NewIntCmd(ctx, "wait", want, timeout.Milliseconds())
+}
+
+// scriptCall is one run of a script in a batch.
+type scriptCall struct {
+	keys []string
+	args []any
+}
+
+// evalBatch runs script once per call in one pipeline on c, followed by
+// WAIT want timeout when want > 0 (c must then be one server's client;
+// a cluster client routes each call to the master of its keys). It
+// returns each call's result and error, and how many replicas WAIT
+// counted (the fewest, when scripts the server had lost were run again
+// in a second pipeline). err is set when WAIT itself failed.
+func evalBatch(ctx context.Context, c pipeliner, script *luaScript, calls []scriptCall, want int, timeout time.Duration) (vals []any, errs []error, got int, err error) {
+	vals, errs = make([]any, len(calls)), make([]error, len(calls))
+	todo := make([]int, len(calls))
+	for i := range todo {
+		todo[i] = i
+	}
+	got = want
+	for _, fromSource := range []bool{false, true} {
+		p := c.Pipeline()
+		cmds := make([]*redis.Cmd, len(todo))
+		for j, i := range todo {
+			if fromSource {
+				cmds[j] = p.Eval(ctx, script.src, calls[i].keys, calls[i].args...)
+			} else {
+				cmds[j] = p.EvalSha(ctx, script.hash, calls[i].keys, calls[i].args...)
+			}
+		}
+		var wait *redis.IntCmd
+		if want > 0 {
+			wait = waitCmd(ctx, want, timeout)
+			_ = p.Process(ctx, wait)
+		}
+		_, _ = p.Exec(ctx)
+		var again []int
+		for j, i := range todo {
+			v, e := cmds[j].Result()
+			if e != nil && !fromSource && redis.HasErrorPrefix(e, "NOSCRIPT") {
+				again = append(again, i) // nothing ran
+				continue
+			}
+			vals[i], errs[i] = v, e
+		}
+		if wait != nil {
+			n, werr := wait.Result()
+			if werr != nil {
+				return vals, errs, 0, fmt.Errorf("WAIT: %w", werr)
+			}
+			got = min(got, int(n))
+		}
+		if len(again) == 0 {
+			break
+		}
+		todo = again
+	}
+	return vals, errs, got, nil
 }
 
 func resultOnly(v any, err error) (any, int, error) { return v, 0, err }

@@ -21,9 +21,14 @@
 // # Keys
 //
 // Callers pass a logical key such as "bill24:webhook:348b4b16-...". The Redis
-// store stores it under prefix + "{" + logical + "}" (default prefix
-// "billbridge:"), so the logical key is a Redis Cluster hash tag: every key a
-// script touches hashes to one slot, whatever the prefix.
+// store spreads records over 64 shards by a hash of the logical key (FNV-1a
+// modulo 64; changing the number orphans every record) and stores a record
+// under prefix + "{" + shard + "}:" + logical (default prefix
+// "billbridge:"; shard two digits, e.g. "billbridge:{07}:bill24:webhook:…").
+// The shard is a Redis Cluster hash tag: a record and its shard's custody
+// queue (prefix + "{" + shard + "}#due", "#open", "#exp", "#flows",
+// "#list:<state>:<flow>") hash to one slot, so one script changes them
+// together, whatever the prefix. See redis_layout.go.
 //
 // # Fingerprints
 //
