@@ -21,7 +21,7 @@ const queuedExtra = "deliver queued\n\t\tretry_schedule 300ms 700ms\n\t\tgive_up
 
 // custodyKinds runs a custody test on every store that holds payments.
 func custodyKinds(t *testing.T, fn func(t *testing.T, env *webhookEnv)) {
-	for _, kind := range []string{"memory", "file"} {
+	for _, kind := range []string{"memory", "file", "redis"} {
 		t.Run(kind, func(t *testing.T) {
 			fn(t, newWebhookEnv(t, kind, false, queuedExtra))
 		})

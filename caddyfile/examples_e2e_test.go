@@ -115,6 +115,16 @@ func newLedgerStub(t *testing.T, routes map[string]func(l *ledgerStub, r recorde
 	return l
 }
 
+// settled returns the requests recorded for method and path once at
+// least want have come (a payment held on a durable store is delivered
+// by a worker, just after the gateway's answer) and a moment has passed
+// for any that should not come, or after 5s.
+func (l *ledgerStub) settled(method, path string, want int) []recorded {
+	eventually(5*time.Second, func() bool { return len(l.calls(method, path)) >= want })
+	time.Sleep(200 * time.Millisecond)
+	return l.calls(method, path)
+}
+
 // calls returns the requests recorded for method and path.
 func (l *ledgerStub) calls(method, path string) []recorded {
 	l.mu.Lock()
@@ -310,7 +320,7 @@ func TestExampleQMEndToEnd(t *testing.T) {
 		if status != 200 || again != first {
 			t.Errorf("repeated callback: %d %q, want the first answer %q", status, again, first)
 		}
-		posts := legacy.calls("POST", "/billing/payments.php")
+		posts := legacy.settled("POST", "/billing/payments.php", 1)
 		if len(posts) != 1 {
 			t.Fatalf("%d posts of the paid bill, want exactly 1", len(posts))
 		}
@@ -330,7 +340,7 @@ func TestExampleQMEndToEnd(t *testing.T) {
 		if status != 200 {
 			t.Errorf("failed bill: %d %s", status, answer)
 		}
-		st := legacy.calls("POST", "/billing/order_status.php")
+		st := legacy.settled("POST", "/billing/order_status.php", 1)
 		if len(st) != 1 {
 			t.Fatalf("%d order_status calls, want 1", len(st))
 		}
@@ -400,7 +410,7 @@ func TestExampleBill24CheckoutEndToEnd(t *testing.T) {
 		if status != 200 || again != first {
 			t.Errorf("duplicate: %d %q, want %q", status, again, first)
 		}
-		posts := legacy.calls("POST", "/api/orders/paid")
+		posts := legacy.settled("POST", "/api/orders/paid", 1)
 		if len(posts) != 1 {
 			t.Fatalf("%d posts, want exactly 1", len(posts))
 		}
@@ -429,7 +439,7 @@ func TestExampleBill24CheckoutEndToEnd(t *testing.T) {
 		if status != 409 {
 			t.Errorf("tampered: %d %s, want 409", status, body)
 		}
-		if n := len(legacy.calls("POST", "/api/orders/paid")); n != 1 {
+		if n := len(legacy.settled("POST", "/api/orders/paid", 1)); n != 1 {
 			t.Errorf("%d posts, want still 1", n)
 		}
 	})

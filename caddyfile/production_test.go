@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/billbridge/caddy-billbridge/internal/redistest"
 )
@@ -37,6 +38,10 @@ func TestProductionExample(t *testing.T) {
 			t.Fatalf("delivery %d: %d %s", i+1, status, body)
 		}
 	}
+	// A durable store holds the payment: a worker posts it just after
+	// the answer.
+	eventually(5*time.Second, func() bool { return len(stub.ledger(id)) > 0 })
+	time.Sleep(200 * time.Millisecond)
 	if n := len(stub.ledger(id)); n != 1 {
 		t.Errorf("posted %d times, want 1", n)
 	}
