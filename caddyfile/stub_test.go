@@ -177,7 +177,8 @@ func (s *legacyStub) findPayment(w http.ResponseWriter, r *http.Request) {
 	for _, p := range s.payments {
 		if p.Form.Get("txn_ref") == ref {
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"result":"OK"}`)
+			b, _ := json.Marshal(map[string]string{"result": "OK", "txn_ref": ref})
+			_, _ = w.Write(b)
 			return
 		}
 	}
