@@ -190,6 +190,7 @@ func (b *FileBackend) Delivered(ctx context.Context, key, owner string, a Attemp
 		r.LeaseUntil = time.Time{}
 		r.NextAttempt = time.Time{}
 		r.Reason = ""
+		r.Payload = nil // not needed again, and not kept for the retention
 		r.expires = now.Add(retention)
 		return t.put(key, old, &r)
 	})

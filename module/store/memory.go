@@ -312,7 +312,7 @@ func (m *Memory) Provision(ctx caddy.Context) error {
 	m.provisioned = true
 	m.backend = val.(*memoryState).backend
 	if !loaded {
-		ctx.Logger().Warn("billbridge memory store: state dies with the process and is not shared between Caddy instances; use the redis store in production")
+		ctx.Logger().Warn("billbridge memory store: state dies with the process, payments held for delivery (deliver queued) with it, and is not shared between Caddy instances; use the file store on one machine or the redis store in production")
 	}
 	return nil
 }

@@ -162,6 +162,7 @@ func (m *MemoryBackend) Delivered(ctx context.Context, key, owner string, a Atte
 	r.LeaseUntil = time.Time{}
 	r.NextAttempt = time.Time{}
 	r.Reason = ""
+	r.Payload = nil // not needed again, and not kept for the retention
 	e.expires = now.Add(retention)
 	return err
 }

@@ -139,7 +139,9 @@ type Queue interface {
 	Due(ctx context.Context, owner string, max int, lease time.Duration) ([]Delivery, error)
 
 	// Delivered ends owner's attempt: the legacy system has the payment.
-	// The record becomes done, its response kept, the attempt recorded.
+	// The record becomes done, its response kept, the attempt recorded,
+	// and its payload dropped: it is not needed again, and customers'
+	// names and codes are not kept for the retention.
 	// Errors as Complete's (it still marks done when the lease was lost).
 	Delivered(ctx context.Context, key, owner string, a Attempt, retention time.Duration) error
 

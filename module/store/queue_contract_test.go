@@ -209,6 +209,9 @@ func runQueueContract(t *testing.T, newStore func(t *testing.T) Queue) {
 		if r.State != StateDone || len(r.History) != 2 || r.History[1].Outcome != "posted" {
 			t.Errorf("after delivery: %+v", r)
 		}
+		if r.Payload != nil {
+			t.Errorf("a delivered record keeps its payload (%d bytes) for the retention", len(r.Payload))
+		}
 		assertResponse(t, r.Response, ack)
 		mustDue(t, s, "W3", longLease, 0)
 		mustHold(t, s, e, Replay)

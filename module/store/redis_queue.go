@@ -152,7 +152,9 @@ else
   if cur[4] == '1' then unlist(m, cur[1], cur[5] or '') end
 end
 redis.call('HSET', key, 'state', 'done', 'owner', owner, 'updated', ms(now), 'hist', addHistory(cur[6], ARGV[2]))
-redis.call('HDEL', key, 'lease_until', 'next', 'reason')
+-- Delivered: the payload (customers' names and codes) is not needed
+-- again, and is not kept for the retention.
+redis.call('HDEL', key, 'lease_until', 'next', 'reason', 'payload')
 redis.call('PEXPIRE', key, ARGV[3])
 return {code, attempts}
 `)
