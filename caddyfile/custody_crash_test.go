@@ -222,3 +222,35 @@ func TestCustodyThreeInstancesOneKilled(t *testing.T) {
 		})
 	}
 }
+
+// TestCustodySIGTERMFinishesInFlight stops Caddy the way systemd does,
+// with deliveries in flight: they finish before it exits, so after a
+// restart nothing is uncertain (no lookup is needed) and nothing is lost.
+func TestCustodySIGTERMFinishesInFlight(t *testing.T) {
+	stub := newLegacyStub(t)
+	stub.bookWait.Store(int64(400 * time.Millisecond))
+	cfg := fmt.Sprintf(custodyProcessCaddyfile, "file "+filepath.Join(t.TempDir(), "events.db"), stub.URL())
+	first := startCaddy(t, "caddy-1", cfg)
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = uniqueID(t, fmt.Sprintf("term%03d", i))
+	}
+	holdAll(t, "/webhook", ids, first)
+	if !eventually(10*time.Second, func() bool { return stub.waiting.Load() > 0 }) {
+		t.Fatal("no delivery in flight to stop")
+	}
+	inFlight := stub.waiting.Load()
+	first.Stop()
+	if w := stub.waiting.Load(); w != 0 {
+		t.Errorf("%d deliveries were cut by SIGTERM", w)
+	}
+	t.Logf("stopped with %d deliveries in flight", inFlight)
+	stub.bookWait.Store(0)
+	second := startCaddy(t, "caddy-2", cfg)
+	bookedOnce(t, stub, ids, 30*time.Second)
+	allDone(t, second.Admin, ids, 15*time.Second)
+	if n := stub.lookups.Load(); n != 0 {
+		t.Errorf("%d lookups after a clean stop: a delivery was left uncertain", n)
+	}
+	second.Stop()
+}
