@@ -55,7 +55,7 @@ func freePort(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
 }
 
@@ -113,7 +113,7 @@ func startCaddy(t *testing.T, name, config string) *caddyProc {
 		if resp, err := http.Get(fmt.Sprintf("http://%s/config/", p.Admin)); err == nil {
 			resp.Body.Close()
 			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p.Port)); err == nil {
-				c.Close()
+				_ = c.Close()
 				return p
 			}
 		}

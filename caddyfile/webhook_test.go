@@ -83,7 +83,7 @@ type webhookEnv struct {
 // storeKinds runs a test against each store. Redis tests start their own
 // redis-server (or use BILLBRIDGE_TEST_REDIS when they need not kill it).
 func storeKinds(t *testing.T, needOwnRedis bool, fn func(t *testing.T, env *webhookEnv)) {
-	for _, kind := range []string{"memory", "redis"} {
+	for _, kind := range []string{"memory", "file", "redis"} {
 		t.Run(kind, func(t *testing.T) {
 			fn(t, newWebhookEnv(t, kind, needOwnRedis, ""))
 		})
