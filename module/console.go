@@ -2,6 +2,7 @@ package billbridge
 
 import (
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -104,12 +105,14 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		}
 		if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && !strings.HasSuffix(orig.URL.Path, "/") {
 			// Mounted at /ops* and asked for /ops: the relative links
-			// need the slash.
-			to := orig.URL.Path + "/"
+			// need the slash. The Location is relative too ("./ops/"),
+			// so it cannot lead to another site.
+			to := "./" + path.Base(orig.URL.EscapedPath()) + "/"
 			if orig.URL.RawQuery != "" {
 				to += "?" + orig.URL.RawQuery
 			}
-			http.Redirect(w, r, to, http.StatusPermanentRedirect)
+			w.Header().Set("Location", to) // not http.Redirect: it would resolve to against the stripped path
+			w.WriteHeader(http.StatusPermanentRedirect)
 			return nil
 		}
 		return c.listPage(w, r)

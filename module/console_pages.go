@@ -46,7 +46,9 @@ type listView struct {
 type listRow struct {
 	State, Flow, ID, Link string
 	Attempts              int
-	LastError, Reason     string
+	// LastError is the reason of a dead or discarded event, the last
+	// attempt's error of another.
+	LastError string
 	// When is the next attempt of a queued event, the end of a running
 	// one's lease, the last change of any other.
 	WhenLabel string
@@ -80,16 +82,20 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request) error {
 	now := c.now()
 	for _, e := range p.Items {
 		row := listRow{State: e.State, Flow: flowPath(e.Flow), ID: e.Key, Link: eventLink(e.Event),
-			Attempts: e.Attempts, Reason: e.Reason}
+			Attempts: e.Attempts}
 		if ref, ok := refOf(e.Key, e.Flow); ok {
 			row.ID = ref.ID
 		}
-		if n := len(e.History); n > 0 {
+		// A dead or discarded event's reason says why, usually with its
+		// last error; a queued one's last attempt says what went wrong.
+		if n := len(e.History); e.Reason == "" && n > 0 {
 			last := e.History[n-1]
 			row.LastError = last.Error
 			if row.LastError == "" && last.Outcome != string(Posted) {
 				row.LastError = last.Outcome
 			}
+		} else {
+			row.LastError = e.Reason
 		}
 		switch {
 		case !e.NextAttempt.IsZero():

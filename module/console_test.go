@@ -135,7 +135,10 @@ func noPayload(t *testing.T, page string) {
 func TestConsoleList(t *testing.T) {
 	env := newConsoleEnv(t, nil)
 	env.dead(t, "bill24:webhook", "l1")
-	env.hold(t, "qm:callback", "l2")
+	key := env.hold(t, "qm:callback", "l2")
+	env.settle(t, key, func(owner string) error {
+		return env.mem.Retry(t.Context(), key, owner, failedAttempt, false, time.Minute, testRetention)
+	})
 	env.hold(t, "shop-a:bill24:webhook", "l3")
 	page := env.get(t, "/ops/", 200)
 	for _, want := range []string{
@@ -143,14 +146,16 @@ func TestConsoleList(t *testing.T) {
 		`<a href="event?e=bill24%2Fwebhook%2Fl1">l1</a>`,
 		`<a href="event?e=shop-a%2Fbill24%2Fwebhook%2Fl3">l3</a>`,
 		`<span class="badge dead">dead</span>`,
-		"legacy system failed (HTTP 503)", // the last error
-		"schedule ran out",                // the reason
+		`<td class="err">schedule ran out</td>`,                // a dead one's reason
+		`<td class="err">legacy system failed (HTTP 503)</td>`, // a queued one's last error
+		`<td class="when">next attempt <time datetime=`,
 		// The summary: a line per flow, each count linked to its list.
 		`<a href="./?flow=bill24%2Fwebhook&amp;state=dead">1</a>`,
 		`<a href="./?flow=qm%2Fcallback&amp;state=queued">1</a>`,
 		`<a href="./?flow=shop-a%2Fbill24%2Fwebhook">shop-a/bill24/webhook</a>`,
 		"Oldest payment not yet delivered:\n<strong>",
-		"Store: <strong>memory</strong>,\nreachable, not durable (records die with the process).",
+		"Store: <strong>memory</strong>,\nreachable, not durable (records die with the process).</p>",
+		`<p class="upstream">legacy: no call yet</p>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the list lacks %q", want)
@@ -639,7 +644,7 @@ func TestConsoleRoutes(t *testing.T) {
 	r := env.request(http.MethodGet, "/?state=dead", nil)
 	orig := httptest.NewRequest(http.MethodGet, "/ops?state=dead", nil)
 	r = r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, *orig))
-	if w := env.serve(t, r); w.Code != http.StatusPermanentRedirect || w.Header().Get("Location") != "/ops/?state=dead" {
+	if w := env.serve(t, r); w.Code != http.StatusPermanentRedirect || w.Header().Get("Location") != "./ops/?state=dead" {
 		t.Errorf("/ops = %d %q", w.Code, w.Header().Get("Location"))
 	}
 	if w := env.serve(t, env.request(http.MethodHead, "/ops/", nil)); w.Code != 200 {
