@@ -14,9 +14,9 @@ import (
 )
 
 func init() {
-	caddy.RegisterModule(Console{})
+	caddy.RegisterModule(ConsoleHandler{})
 	httpcaddyfile.RegisterHandlerDirective("billbridge_console", func(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-		var c Console
+		var c ConsoleHandler
 		return &c, c.UnmarshalCaddyfile(h.Dispenser)
 	})
 	// Like billbridge and billbridge_health, it answers the request
@@ -24,7 +24,7 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("billbridge_console", httpcaddyfile.Before, "respond")
 }
 
-// Console is the operations console: web pages that show the payments
+// ConsoleHandler is the operations console: web pages that show the payments
 // billbridge holds in custody and let a person redeliver or discard them,
 // through the same code as the admin API's events routes. Mount it behind
 // an authentication handler, on a path of its own:
@@ -38,7 +38,7 @@ func init() {
 //
 // Its links are relative, so it works wherever it is mounted. It never
 // shows a payment's payload (customers' names and codes), only its size.
-type Console struct {
+type ConsoleHandler struct {
 	// AllowAnonymous serves the console to requests that no Caddy
 	// authentication handler (basic_auth) signed in. Off, such a request
 	// is refused with 403, so a console mounted without basic_auth shows
@@ -56,16 +56,16 @@ type Console struct {
 }
 
 // CaddyModule returns the Caddy module information.
-func (Console) CaddyModule() caddy.ModuleInfo {
+func (ConsoleHandler) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
 		ID:  "http.handlers.billbridge_console",
-		New: func() caddy.Module { return new(Console) },
+		New: func() caddy.Module { return new(ConsoleHandler) },
 	}
 }
 
 // Provision sets up the console. The app is looked up on each request:
 // a reload replaces it.
-func (c *Console) Provision(ctx caddy.Context) error {
+func (c *ConsoleHandler) Provision(ctx caddy.Context) error {
 	c.running = activeApp.Load
 	c.logger = ctx.Logger(c)
 	c.now = time.Now
@@ -83,7 +83,7 @@ const (
 )
 
 // ServeHTTP serves the console's pages and actions.
-func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+func (c *ConsoleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
@@ -151,7 +151,7 @@ func authUser(r *http.Request) string {
 
 // method reports whether r's method is one of want (HEAD counts as GET),
 // and answers 405 if it is not.
-func (c *Console) method(w http.ResponseWriter, r *http.Request, want ...string) bool {
+func (c *ConsoleHandler) method(w http.ResponseWriter, r *http.Request, want ...string) bool {
 	for _, m := range want {
 		if r.Method == m || r.Method == http.MethodHead && m == http.MethodGet {
 			return true
@@ -167,7 +167,7 @@ func (c *Console) method(w http.ResponseWriter, r *http.Request, want ...string)
 //	billbridge_console {
 //		allow_anonymous
 //	}
-func (c *Console) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (c *ConsoleHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
 	if d.NextArg() {
 		return d.ArgErr()
@@ -192,7 +192,7 @@ func (c *Console) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // Interface guards
 var (
-	_ caddy.Provisioner           = (*Console)(nil)
-	_ caddyhttp.MiddlewareHandler = (*Console)(nil)
-	_ caddyfile.Unmarshaler       = (*Console)(nil)
+	_ caddy.Provisioner           = (*ConsoleHandler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*ConsoleHandler)(nil)
+	_ caddyfile.Unmarshaler       = (*ConsoleHandler)(nil)
 )

@@ -55,7 +55,7 @@ type listRow struct {
 	When      shownTime
 }
 
-func (c *Console) listPage(w http.ResponseWriter, r *http.Request) error {
+func (c *ConsoleHandler) listPage(w http.ResponseWriter, r *http.Request) error {
 	v := listView{consoleFrame: consoleFrame{Title: "Payments in custody"}, States: stateNames()}
 	q := r.URL.Query()
 	v.State, v.Flow, v.Limit = q.Get("state"), q.Get("flow"), q.Get("limit")
@@ -162,7 +162,7 @@ var flashes = map[string]string{
 	"discarded":   "Discarded: the payment will not be delivered.",
 }
 
-func (c *Console) eventPage(w http.ResponseWriter, r *http.Request) error {
+func (c *ConsoleHandler) eventPage(w http.ResponseWriter, r *http.Request) error {
 	v := eventPageView{consoleFrame: consoleFrame{Title: "Event"}}
 	q := r.URL.Query()
 	v.Flash = flashes[q.Get("flash")]
@@ -194,7 +194,7 @@ func (c *Console) eventPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 // offer fills in the actions the record allows and renders the page.
-func (c *Console) offer(w http.ResponseWriter, v *eventPageView, app *App, custody bool, user string, now time.Time) error {
+func (c *ConsoleHandler) offer(w http.ResponseWriter, v *eventPageView, app *App, custody bool, user string, now time.Time) error {
 	e := v.Event
 	switch {
 	case !custody:
@@ -258,7 +258,7 @@ type discardView struct {
 	Token string
 }
 
-func (c *Console) discardPage(w http.ResponseWriter, r *http.Request, user string) error {
+func (c *ConsoleHandler) discardPage(w http.ResponseWriter, r *http.Request, user string) error {
 	v := discardView{eventPageView: eventPageView{consoleFrame: consoleFrame{Title: "Discard"}}}
 	app, status := c.frame(r, &v.consoleFrame)
 	ref, err := parseEventArg(r.URL.Query().Get("e"))
@@ -285,7 +285,7 @@ func (c *Console) discardPage(w http.ResponseWriter, r *http.Request, user strin
 // action runs an operator's POST: the token must be the page's, for this
 // action on this event; then App.operate does it, and the answer is a
 // redirect (303) to the event's page, which says what was done.
-func (c *Console) action(w http.ResponseWriter, r *http.Request, action, user string) error {
+func (c *ConsoleHandler) action(w http.ResponseWriter, r *http.Request, action, user string) error {
 	if err := http.NewCrossOriginProtection().Check(r); err != nil {
 		return c.fail(w, r, http.StatusForbidden, "Refused: the form was sent from another site ("+err.Error()+").", "")
 	}

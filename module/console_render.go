@@ -60,7 +60,7 @@ type pageData struct {
 // render writes page name, with status, from its view v. The page is
 // written whole or not at all: a template that fails is a 500, not half a
 // page.
-func (c *Console) render(w http.ResponseWriter, status int, name string, v any) error {
+func (c *ConsoleHandler) render(w http.ResponseWriter, status int, name string, v any) error {
 	var buf bytes.Buffer
 	css := template.CSS(consoleCSS) //nolint:gosec // G203: the console's own embedded stylesheet, no input in it
 	if err := consolePages[name].ExecuteTemplate(&buf, "layout", pageData{CSS: css, V: v}); err != nil {
@@ -81,7 +81,7 @@ func (v *listView) setProblem(s string)      { v.Problem = s }
 func (v *eventPageView) setProblem(s string) { v.Problem = s }
 
 // renderProblem renders page name saying what err says, with its status.
-func (c *Console) renderProblem(w http.ResponseWriter, name string, v problemPage, err error) error {
+func (c *ConsoleHandler) renderProblem(w http.ResponseWriter, name string, v problemPage, err error) error {
 	status, msg := apiStatus(err)
 	v.setProblem(msg)
 	return c.render(w, status, name, v)
@@ -98,20 +98,20 @@ type errorView struct {
 }
 
 // fail renders an error page, with the summary.
-func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, msg, back string) error {
+func (c *ConsoleHandler) fail(w http.ResponseWriter, r *http.Request, status int, msg, back string) error {
 	v := errorView{consoleFrame: consoleFrame{Title: http.StatusText(status)}, Status: status, StatusText: http.StatusText(status), Message: msg, Back: back}
 	c.frame(r, &v.consoleFrame)
 	return c.render(w, status, "error", v)
 }
 
 // failWith renders err (a caddy.APIError of the admin functions).
-func (c *Console) failWith(w http.ResponseWriter, r *http.Request, err error, back string) error {
+func (c *ConsoleHandler) failWith(w http.ResponseWriter, r *http.Request, err error, back string) error {
 	status, msg := apiStatus(err)
 	return c.fail(w, r, status, msg, back)
 }
 
 // refuse renders an error page without the summary.
-func (c *Console) refuse(w http.ResponseWriter, _ *http.Request, status int, msg string) error {
+func (c *ConsoleHandler) refuse(w http.ResponseWriter, _ *http.Request, status int, msg string) error {
 	v := errorView{consoleFrame: consoleFrame{Title: http.StatusText(status)}, Status: status, StatusText: http.StatusText(status), Message: msg}
 	v.Bare = true
 	return c.render(w, status, "error", v)
@@ -164,7 +164,7 @@ type upstreamLine struct {
 
 // frame fills in f's summary from the running app and returns the app,
 // or nil and the status that says none is running.
-func (c *Console) frame(r *http.Request, f *consoleFrame) (*App, int) {
+func (c *ConsoleHandler) frame(r *http.Request, f *consoleFrame) (*App, int) {
 	now := c.now()
 	s := &f.Summary
 	s.Now = timeOf(now, now)

@@ -24,7 +24,7 @@ import (
 // operator signed in by basic_auth (user ops) sees it, mounted at /ops/.
 type consoleEnv struct {
 	*adminEnv
-	console *Console
+	console *ConsoleHandler
 	user    string
 }
 
@@ -32,7 +32,7 @@ func newConsoleEnv(t *testing.T, s store.Store) *consoleEnv {
 	t.Helper()
 	env := newAdminEnv(t, s)
 	env.app.calls = new(upstreams) // as Provision makes it
-	c := &Console{running: func() *App { return env.app }, logger: env.app.logger, now: time.Now, key: []byte("console test key, 32 bytes long!")}
+	c := &ConsoleHandler{running: func() *App { return env.app }, logger: env.app.logger, now: time.Now, key: []byte("console test key, 32 bytes long!")}
 	return &consoleEnv{adminEnv: env, console: c, user: "ops"}
 }
 
@@ -508,7 +508,7 @@ func TestConsoleForgery(t *testing.T) {
 }
 
 func TestConsoleTokens(t *testing.T) {
-	c := &Console{key: []byte("k")}
+	c := &ConsoleHandler{key: []byte("k")}
 	now := time.Unix(1_700_000_000, 0)
 	tok := c.token("redeliver", "bill24:webhook:a", "ops", now)
 	if err := c.checkToken(tok, "redeliver", "bill24:webhook:a", "ops", now.Add(consoleTokenTTL)); err != nil {
@@ -523,10 +523,10 @@ func TestConsoleTokens(t *testing.T) {
 		},
 		// Fields do not run into each other: "a" + "b:c" is not "a:b" + "c".
 		"shifted fields": func() error {
-			return (&Console{key: []byte("k")}).checkToken(c.token("redeliver", "bill24:webhook:a", "ops", now), "redeliver", "bill24:webhook:", "aops", now)
+			return (&ConsoleHandler{key: []byte("k")}).checkToken(c.token("redeliver", "bill24:webhook:a", "ops", now), "redeliver", "bill24:webhook:", "aops", now)
 		},
 		"another key": func() error {
-			return (&Console{key: []byte("j")}).checkToken(tok, "redeliver", "bill24:webhook:a", "ops", now)
+			return (&ConsoleHandler{key: []byte("j")}).checkToken(tok, "redeliver", "bill24:webhook:a", "ops", now)
 		},
 		"no user": func() error { return c.checkToken(tok, "redeliver", "bill24:webhook:a", "", now) },
 	} {
@@ -673,18 +673,18 @@ func TestConsoleStyleHash(t *testing.T) {
 func TestConsoleCaddyfile(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
-		want Console
+		want ConsoleHandler
 		err  string
 	}{
 		{in: "billbridge_console"},
 		{in: "billbridge_console {\n}"},
-		{in: "billbridge_console {\n\tallow_anonymous\n}", want: Console{AllowAnonymous: true}},
+		{in: "billbridge_console {\n\tallow_anonymous\n}", want: ConsoleHandler{AllowAnonymous: true}},
 		{in: "billbridge_console /ops", err: "wrong argument count"},
 		{in: "billbridge_console {\n\tallow_anonymous yes\n}", err: "wrong argument count"},
 		{in: "billbridge_console {\n\tallow_anonymous\n\tallow_anonymous\n}", err: "allow_anonymous"},
 		{in: "billbridge_console {\n\tusers ops\n}", err: `unknown subdirective "users"`},
 	} {
-		var c Console
+		var c ConsoleHandler
 		err := c.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.in))
 		switch {
 		case tc.err == "" && err != nil:
@@ -697,7 +697,7 @@ func TestConsoleCaddyfile(t *testing.T) {
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
-	var c Console
+	var c ConsoleHandler
 	if err := c.Provision(ctx); err != nil || c.running == nil || c.logger == nil || len(c.key) != 32 {
 		t.Fatalf("Provision: %v, %+v", err, c)
 	}

@@ -20,7 +20,9 @@ import (
 
 // consoleKey is the process's key for the tokens, random, made once: a
 // config reload keeps the forms on open pages valid; a restart does not
-// (its forms answer 403, and reloading the page makes new ones).
+// (its forms answer 403, and reloading the page makes new ones). Nor does
+// another instance: behind a load balancer, operators reach the console
+// on one instance (a host of its own, or sticky sessions).
 var consoleKey = sync.OnceValue(func() []byte {
 	k := make([]byte, 32)
 	_, _ = rand.Read(k) // crypto/rand never fails (it crashes the program instead)
@@ -38,14 +40,14 @@ const consoleTokenSkew = time.Minute
 var errBadToken = errors.New("the form's token is missing, expired, or not for this action")
 
 // token signs action on key for user at now: "<unix seconds>.<mac>".
-func (c *Console) token(action, key, user string, now time.Time) string {
+func (c *ConsoleHandler) token(action, key, user string, now time.Time) string {
 	ts := strconv.FormatInt(now.Unix(), 10)
 	return ts + "." + base64.RawURLEncoding.EncodeToString(c.mac(action, key, user, ts))
 }
 
 // checkToken verifies a token made by token for the same action, key and
 // user, no older than consoleTokenTTL.
-func (c *Console) checkToken(tok, action, key, user string, now time.Time) error {
+func (c *ConsoleHandler) checkToken(tok, action, key, user string, now time.Time) error {
 	ts, sig, ok := strings.Cut(tok, ".")
 	if !ok {
 		return errBadToken
@@ -67,7 +69,7 @@ func (c *Console) checkToken(tok, action, key, user string, now time.Time) error
 
 // mac is the HMAC-SHA256 of the token's fields; each is length-prefixed,
 // so no two sets of fields write the same message.
-func (c *Console) mac(action, key, user, ts string) []byte {
+func (c *ConsoleHandler) mac(action, key, user, ts string) []byte {
 	m := hmac.New(sha256.New, c.key)
 	for _, f := range []string{"billbridge console", action, key, user, ts} {
 		m.Write([]byte(strconv.Itoa(len(f)) + ":" + f))
