@@ -68,25 +68,28 @@ func (a *adminAPI) app() (*App, error) {
 	if running == nil { // not provisioned: Caddy always provisions
 		running = activeApp.Load
 	}
+	return runningApp(running)
+}
+
+// runningApp returns the app running returns, or the error that says none
+// is: the admin API and the console read the running config's app on each
+// request.
+func runningApp(running func() *App) (*App, error) {
 	if app := running(); app != nil {
 		return app, nil
 	}
 	return nil, caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: errors.New("billbridge is not running")}
 }
 
-// queue returns the running app's store as a Queue, or the error that
-// says it keeps no events in custody.
-func (a *adminAPI) queue() (*App, store.Queue, error) {
-	app, err := a.app()
-	if err != nil {
-		return nil, nil, err
-	}
-	q, ok := app.store.(store.Queue)
+// queue returns the app's store as a Queue, or the error that says it
+// keeps no events in custody.
+func (a *App) queue() (store.Queue, error) {
+	q, ok := a.store.(store.Queue)
 	if !ok {
-		return nil, nil, caddy.APIError{HTTPStatus: http.StatusNotImplemented,
-			Err: fmt.Errorf("the store (%s) keeps no events in custody: listing, redelivering and discarding need one that does", app.storeName())}
+		return nil, caddy.APIError{HTTPStatus: http.StatusNotImplemented,
+			Err: fmt.Errorf("the store (%s) keeps no events in custody: listing, redelivering and discarding need one that does", a.storeName())}
 	}
-	return app, q, nil
+	return q, nil
 }
 
 // storeCtx bounds a store call made for r.

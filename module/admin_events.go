@@ -1,10 +1,12 @@
 package billbridge
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -61,14 +63,24 @@ func (a *adminAPI) show(w http.ResponseWriter, r *http.Request, ref eventRef) er
 	}
 	ctx, cancel := storeCtx(r)
 	defer cancel()
-	rec, found, err := app.store.Get(ctx, ref.Key())
+	v, err := app.event(ctx, ref)
 	if err != nil {
-		return storeFailed(err)
+		return err
+	}
+	return writeJSON(w, v)
+}
+
+// event reads ref's record, of any store: what the admin API and the
+// console show of one event.
+func (a *App) event(ctx context.Context, ref eventRef) (eventView, error) {
+	rec, found, err := a.store.Get(ctx, ref.Key())
+	if err != nil {
+		return eventView{}, storeFailed(err)
 	}
 	if !found {
-		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no record of %s (never seen, or older than retention)", ref.Key())}
+		return eventView{}, caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no record of %s (never seen, or older than retention)", ref.Key())}
 	}
-	return writeJSON(w, viewOf(ref, rec))
+	return viewOf(ref, rec), nil
 }
 
 // listPage is the answer of the list.
@@ -83,22 +95,37 @@ const maxListLimit = 1000
 
 // list serves the records in custody, newest first.
 func (a *adminAPI) list(w http.ResponseWriter, r *http.Request) error {
-	f, err := listFilter(r)
+	f, err := parseListFilter(r.URL.Query())
 	if err != nil {
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
+		return err
 	}
-	_, q, err := a.queue()
+	app, err := a.app()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := storeCtx(r)
 	defer cancel()
+	p, err := app.listEvents(ctx, f)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, p)
+}
+
+// listEvents pages the records in custody, newest first: the list of the
+// admin API and of the console.
+func (a *App) listEvents(ctx context.Context, f store.Filter) (listPage, error) {
+	q, err := a.queue()
+	if err != nil {
+		return listPage{}, err
+	}
 	p, err := q.List(ctx, f)
 	switch {
 	case errors.Is(err, store.ErrBadCursor):
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("after: %q is not a cursor of this store's list (pass the next of the page before)", f.After)}
+		return listPage{}, caddy.APIError{HTTPStatus: http.StatusBadRequest,
+			Err: fmt.Errorf("after: %q is not a cursor of this store's list (pass the next of the page before)", f.After)}
 	case err != nil:
-		return storeFailed(err)
+		return listPage{}, storeFailed(err)
 	}
 	out := listPage{Items: make([]eventView, 0, len(p.Items)), Next: p.Next}
 	for _, d := range p.Items {
@@ -109,13 +136,21 @@ func (a *adminAPI) list(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Items = append(out.Items, v)
 	}
-	return writeJSON(w, out)
+	return out, nil
 }
 
-// listFilter reads the list's query.
-func listFilter(r *http.Request) (store.Filter, error) {
+// parseListFilter reads the list's query (state, flow, limit, after);
+// its errors are 400s.
+func parseListFilter(q url.Values) (store.Filter, error) {
+	f, err := listFilter(q)
+	if err != nil {
+		return f, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
+	}
+	return f, nil
+}
+
+func listFilter(q url.Values) (store.Filter, error) {
 	var f store.Filter
-	q := r.URL.Query()
 	for k := range q {
 		switch k {
 		case "state", "flow", "limit", "after":

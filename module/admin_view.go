@@ -42,7 +42,8 @@ type attemptView struct {
 	Error        string    `json:"error,omitempty"`
 }
 
-// responseView is the answer a finished event replays to the gateway.
+// responseView is the answer an event replays to the gateway's
+// duplicates: a done one's, and one in custody's from when it was held.
 type responseView struct {
 	Status int             `json:"status"`
 	Body   json.RawMessage `json:"body"`
@@ -59,7 +60,10 @@ func viewOf(ref eventRef, rec store.Record) eventView {
 		v.LeaseUntil = rec.LeaseUntil
 	case store.StateQueued:
 		v.NextAttempt = rec.NextAttempt
-	case store.StateDone:
+	}
+	// A done record, and every record in custody (the gateway was answered
+	// when it was held), replays its response to the gateway's duplicates.
+	if rec.State == store.StateDone || rec.Custody && rec.Response.Status != 0 {
 		v.Response = &responseView{Status: rec.Response.Status, Body: rec.Response.Body}
 		if !json.Valid(rec.Response.Body) {
 			v.Response.Body, _ = json.Marshal(string(rec.Response.Body))
