@@ -11,6 +11,9 @@ import (
 	"github.com/billbridge/caddy-billbridge/internal/redistest"
 )
 
+// opsPasswordHash is the production example's console password, ops-secret.
+const opsPasswordHash = "$2a$14$bMcfXRz28DEe4Lhi3CSidOm06vvd7Z7SlNlUVrVed6.7PkzB3H6zm"
+
 // TestExamplesValidate runs each example Caddyfile through what
 // `caddy validate` does: adapt, then provision every module.
 func TestExamplesValidate(t *testing.T) {
@@ -20,6 +23,8 @@ func TestExamplesValidate(t *testing.T) {
 		// Durable, as the production example's require_durable wants.
 		"REDIS_URL":  "redis://" + redistest.StartWith(t, "--appendonly", "yes", "--maxmemory-policy", "noeviction").Addr,
 		"LEGACY_URL": "http://127.0.0.1:8081",
+		// caddy hash-password --plaintext ops-secret
+		"OPS_PASSWORD_HASH": opsPasswordHash,
 	}
 	for k, v := range env {
 		t.Setenv(k, v)

@@ -75,6 +75,7 @@ func TestProductionTwoInstancesBehindALoadBalancer(t *testing.T) {
 	t.Setenv("REDIS_URL", "redis://"+redis.Addr)
 	t.Setenv("LEGACY_URL", stub.URL())
 	t.Setenv("LEGACY_API_KEY", "k")
+	t.Setenv("OPS_PASSWORD_HASH", opsPasswordHash)
 	t.Setenv("BILL24_TOKEN", "tok-webhook")
 	cfg := productionInstance(t)
 	a, b := startCaddy(t, "instance-a", cfg), startCaddy(t, "instance-b", cfg)

@@ -1,6 +1,8 @@
 package caddyfile
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +23,7 @@ func TestProductionExample(t *testing.T) {
 	t.Setenv("REDIS_URL", "redis://"+redis.Addr)
 	t.Setenv("LEGACY_URL", stub.URL())
 	t.Setenv("LEGACY_API_KEY", "k")
+	t.Setenv("OPS_PASSWORD_HASH", opsPasswordHash)
 	t.Setenv("BILL24_TOKEN", token)
 	t.Setenv("SITE", "http://localhost:9080")
 	accessLog := filepath.Join(t.TempDir(), "access.log")
@@ -48,6 +51,26 @@ func TestProductionExample(t *testing.T) {
 	status, m := getHealth(t, "http://localhost:9080/healthz")
 	if st, _ := m["store"].(map[string]any); status != 200 || st["durable"] != true {
 		t.Errorf("health: %d %v, want 200 with a durable store", status, m)
+	}
+
+	// The console, behind basic_auth: refused without the password.
+	for _, c := range []struct {
+		user, pass string
+		want       int
+	}{{"", "", 401}, {"ops", "wrong", 401}, {"ops", "ops-secret", 200}} {
+		req, _ := http.NewRequest("GET", "http://localhost:9080/ops/", nil)
+		if c.user != "" {
+			req.SetBasicAuth(c.user, c.pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || c.want == 200 && !strings.Contains(string(page), "<h1>Payments in custody</h1>") {
+			t.Errorf("console as %q/%q: %d, want %d (and the list page)", c.user, c.pass, resp.StatusCode, c.want)
+		}
 	}
 
 	initServer(t, tester, cfg("203.0.113.0/24"))

@@ -23,10 +23,10 @@ import (
 )
 
 // TestConsoleScreenshot makes the README's picture of the console,
-// docs/console.png: the list and a dead payment's page, side by side, as
+// examples/production/console.png: the list and a dead payment's page, side by side, as
 // headless Chromium draws them. It runs only when asked:
 //
-//	BILLBRIDGE_CONSOLE_SCREENSHOT=$PWD/docs/console.png go test ./module -run TestConsoleScreenshot
+//	BILLBRIDGE_CONSOLE_SCREENSHOT=$PWD/examples/production/console.png go test ./module -run TestConsoleScreenshot
 //
 // The scene is made through the store's Queue methods; the console is
 // served as basic_auth hands it a signed-in operator.
