@@ -249,33 +249,14 @@ func (b *FileBackend) settle(ctx context.Context, op, key, owner string, a Attem
 // Redeliver implements Queue.
 func (b *FileBackend) Redeliver(ctx context.Context, key string, retention time.Duration) (Record, error) {
 	return b.operate(ctx, "redeliver", key, retention, func(r *fileRecord, now time.Time) error {
-		switch {
-		case r.State != StateDead && r.State != StateReleased && r.State != StateQueued:
-			return fmt.Errorf("%w: %s", ErrWrongState, r.State)
-		case len(r.Payload) == 0:
-			return ErrNoPayload
-		}
-		r.State = StateQueued
-		r.Custody = true
-		r.Owner = ""
-		r.NextAttempt = now
-		r.Reason = ""
-		return nil
+		return redeliver(&r.Record, now)
 	})
 }
 
 // Discard implements Queue.
 func (b *FileBackend) Discard(ctx context.Context, key, reason string, retention time.Duration) (Record, error) {
 	return b.operate(ctx, "discard", key, retention, func(r *fileRecord, _ time.Time) error {
-		if r.State != StateDead && r.State != StateReleased && r.State != StateQueued {
-			return fmt.Errorf("%w: %s", ErrWrongState, r.State)
-		}
-		r.State = StateDiscarded
-		r.Custody = true
-		r.Owner = ""
-		r.NextAttempt = time.Time{}
-		r.Reason = reason
-		return nil
+		return discard(&r.Record, reason)
 	})
 }
 

@@ -207,33 +207,14 @@ func (m *MemoryBackend) settle(ctx context.Context, key, owner string, a Attempt
 // Redeliver implements Queue.
 func (m *MemoryBackend) Redeliver(ctx context.Context, key string, retention time.Duration) (Record, error) {
 	return m.operate(ctx, key, retention, func(r *Record, now time.Time) error {
-		switch {
-		case r.State != StateDead && r.State != StateReleased && r.State != StateQueued:
-			return fmt.Errorf("%w: %s", ErrWrongState, r.State)
-		case len(r.Payload) == 0:
-			return ErrNoPayload
-		}
-		r.State = StateQueued
-		r.Custody = true
-		r.Owner = ""
-		r.NextAttempt = now
-		r.Reason = ""
-		return nil
+		return redeliver(r, now)
 	})
 }
 
 // Discard implements Queue.
 func (m *MemoryBackend) Discard(ctx context.Context, key, reason string, retention time.Duration) (Record, error) {
 	return m.operate(ctx, key, retention, func(r *Record, _ time.Time) error {
-		if r.State != StateDead && r.State != StateReleased && r.State != StateQueued {
-			return fmt.Errorf("%w: %s", ErrWrongState, r.State)
-		}
-		r.State = StateDiscarded
-		r.Custody = true
-		r.Owner = ""
-		r.NextAttempt = time.Time{}
-		r.Reason = reason
-		return nil
+		return discard(r, reason)
 	})
 }
 

@@ -215,3 +215,35 @@ func appendHistory(h []Attempt, a Attempt) []Attempt {
 	}
 	return h
 }
+
+// redeliver is Redeliver's change to a record, the same in every store
+// that changes records in Go: a dead, released or queued record with a
+// payload goes back in the queue, due now.
+func redeliver(r *Record, now time.Time) error {
+	switch {
+	case r.State != StateDead && r.State != StateReleased && r.State != StateQueued:
+		return fmt.Errorf("%w: %s", ErrWrongState, r.State)
+	case len(r.Payload) == 0:
+		return ErrNoPayload
+	}
+	r.State = StateQueued
+	r.Custody = true
+	r.Owner = ""
+	r.NextAttempt = now
+	r.Reason = ""
+	return nil
+}
+
+// discard is Discard's change to a record: a dead, released or queued
+// record is closed for good, with the reason.
+func discard(r *Record, reason string) error {
+	if r.State != StateDead && r.State != StateReleased && r.State != StateQueued {
+		return fmt.Errorf("%w: %s", ErrWrongState, r.State)
+	}
+	r.State = StateDiscarded
+	r.Custody = true
+	r.Owner = ""
+	r.NextAttempt = time.Time{}
+	r.Reason = reason
+	return nil
+}
