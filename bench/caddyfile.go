@@ -6,10 +6,12 @@ import (
 )
 
 // The benchmark's Caddyfiles, one per Caddy process. The store is a global
-// setting, so the Redis webhook (d) runs in a process of its own; so does
-// (c), whose unique ids fill the memory store (kept for the 30-day
-// retention), so that its growing heap and the GC work it brings do not
-// weigh on the baseline. (a), (b) and (e) share caddy-base. All use the
+// setting, so each store-backed webhook runs in a process of its own: the
+// synchronous Redis webhook (d), the queued one on Redis (f) and the queued
+// one on the file store (g). So does (c), whose unique ids fill the memory
+// store (kept for the 30-day retention), so that its growing heap and the
+// GC work it brings do not weigh on the baseline. (a), (b), (e) and (h)
+// share caddy-base. All use the
 // README's syntax and the quickstart's mappings
 // (examples/quickstart/Caddyfile), so that what is measured is what a
 // merchant would run.
@@ -19,7 +21,12 @@ type caddyfileParams struct {
 	Admin int    // admin API port (pprof, expvar)
 	Port  int    // the site's port
 	Stub  string // the legacy stub's host:port
-	Store string // "memory" or "redis redis://127.0.0.1:<port>"
+	Store string // "memory", "redis redis://127.0.0.1:<port>" or "file <path>"
+	// Deliver is the webhook's delivery: "sync" (the legacy answer before
+	// the gateway's) or "queued" (held in the store, answered at once,
+	// posted by the delivery workers). Always written: the default
+	// depends on the store (queued on file and Redis, sync on memory).
+	Deliver string
 	// Routes: which of the site's routes this process serves.
 	ReverseProxy, Proxy, Webhook bool
 }
@@ -56,6 +63,12 @@ const reverseProxyRoute = `	# (a) Caddy's own reverse_proxy, the baseline.
 		reverse_proxy %[1]s
 	}
 
+	# (h) the webhooks' baseline: reverse_proxy forwards the webhook's JSON
+	# body as it is to the stub's payment endpoint.
+	handle /api/payments {
+		reverse_proxy %[1]s
+	}
+
 `
 
 // proxyRoute is (b): the quickstart's bill24_proxy mapping.
@@ -87,11 +100,13 @@ const proxyRoute = `	# (b) bill24_proxy: the quickstart's lookup mapping.
 
 `
 
-// webhookRoute is (c), (d) and (e): the quickstart's bill24_webhook
-// mapping (without its lookup, which only runs after an ambiguous timeout).
-const webhookRoute = `	# (c)/(d) bill24_webhook with unique tran_ids; (e) one tran_id replayed.
+// webhookRoute is (c), (d), (e), (f) and (g): the quickstart's
+// bill24_webhook mapping (without its lookup, which only runs after an
+// ambiguous timeout), with the process's deliver mode.
+const webhookRoute = `	# (c)/(d)/(f)/(g) bill24_webhook with unique tran_ids; (e) one tran_id replayed.
 	handle /bill24/webhook {
 		billbridge bill24_webhook {
+			deliver %s
 			call POST /api/payments {
 				encode form
 				field invoice_no ` + "`let bill = first(req.customers)?.bill_no ?? \"\"; bill != \"\" ? bill : req.customer_code`" + `
@@ -126,7 +141,7 @@ func caddyfile(p caddyfileParams) string {
 		b.WriteString(proxyRoute)
 	}
 	if p.Webhook {
-		b.WriteString(webhookRoute)
+		fmt.Fprintf(&b, webhookRoute, p.Deliver)
 	}
 	b.WriteString(siteEnd)
 	return b.String()

@@ -1,14 +1,14 @@
 // Command bench is billbridge's load benchmark beside Caddy's own
 // reverse_proxy. From the repository root:
 //
-//	go run ./bench                 # 3 rounds × 5 scenarios × 5 s, closed loop then fixed rate (a few minutes)
-//	go run ./bench -profile        # and CPU profiles of Caddy under (a), (b) and (d)
-//	go run ./bench -long           # and 1,000,000 webhooks to (d), sampling RSS
-//	go run ./bench -long -rounds 0 # the long run alone
+//	go run ./bench                 # 3 rounds × 8 scenarios × 5 s, closed loop then fixed rate (about 10 minutes)
+//	go run ./bench -profile        # and CPU profiles of Caddy under (a), (b), (d), (f) and (g)
+//	go run ./bench -long           # and 1,000,000 webhooks each to (d), (f) and (g), sampling RSS
+//	go run ./bench -long -rounds 0 # the long runs alone
 //
 // It builds the Caddy binary with billbridge (./cmd/caddy), the legacy
 // stub (bench/stub) and the load generator (bench/loadgen); starts the
-// stub, a private redis-server and two Caddy processes on free ports of
+// stub, a private redis-server and five Caddy processes on free ports of
 // 127.0.0.1; drives each scenario from the load generator's own process, in
 // interleaved rounds; and prints the table, which it also writes to
 // bench/results/latest.json and latest.md. Every child stops when it ends,
@@ -49,6 +49,9 @@ type config struct {
 	fixed      bool
 	long       bool
 	longN      int64
+	longNFile  int64
+	longOn     string
+	drainMax   time.Duration
 	sample     time.Duration
 	profile    bool
 	profileDur time.Duration
@@ -66,10 +69,13 @@ func main() {
 	flag.IntVar(&cfg.conns, "c", 32, "concurrent keep-alive connections")
 	flag.BoolVar(&cfg.fixed, "fixed", true, "also run every scenario at one fixed offered rate, to compare latency at the same load")
 	flag.Float64Var(&cfg.rate, "rate", 0, "the fixed rate in requests/s (0: half the closed-loop throughput of the slowest of (a)-(d))")
-	flag.BoolVar(&cfg.long, "long", false, "then send -long-n webhooks to (d), sampling RSS")
-	flag.Int64Var(&cfg.longN, "long-n", 1_000_000, "requests in the -long run")
+	flag.BoolVar(&cfg.long, "long", false, "then send -long-n webhooks to each of -long-on, sampling RSS")
+	flag.Int64Var(&cfg.longN, "long-n", 1_000_000, "requests in each -long run")
+	flag.Int64Var(&cfg.longNFile, "long-n-file", 0, "requests in the -long run on the file store (g) (0: -long-n)")
+	flag.StringVar(&cfg.longOn, "long-on", "d,f,g", "the scenarios of the -long runs, in order")
+	flag.DurationVar(&cfg.drainMax, "drain-max", 2*time.Minute, "after a queued scenario, the longest wait for its backlog to be delivered (the -long runs wait 5 times as long)")
 	flag.DurationVar(&cfg.sample, "sample", 5*time.Second, "RSS sampling interval of the -long run")
-	flag.BoolVar(&cfg.profile, "profile", false, "then take CPU profiles of Caddy under (a), (b) and (d)")
+	flag.BoolVar(&cfg.profile, "profile", false, "then take CPU profiles of Caddy under (a), (b), (d), (f) and (g)")
 	flag.DurationVar(&cfg.profileDur, "profile-d", 10*time.Second, "length of each CPU profile")
 	flag.Float64Var(&cfg.quiet, "quiet", 0, "before each run, wait until other processes use less than this many cores (0: never wait)")
 	flag.DurationVar(&cfg.quietMax, "quiet-max", time.Minute, "the longest -quiet waits before a run")
@@ -92,6 +98,9 @@ type scenario struct {
 	Name  string `json:"name"`
 	kind  string // loadgen -kind
 	caddy *caddyProc
+	// Queued: the webhook is held and delivered later by the workers, so
+	// the bench measures the delivery too and waits for its backlog.
+	Queued bool `json:"queued,omitempty"`
 }
 
 type caddyProc struct {
@@ -115,11 +124,14 @@ type bench struct {
 	redis          *proc
 	redisAdr       string
 	base, mem, rds *caddyProc
+	rdsq, file     *caddyProc // queued: on Redis (f), on the file store (g)
+	fileDB         string     // (g)'s bbolt file
 	caddies        []*caddyProc
 	scen           []*scenario
 	replayID       string
 	rss            *rssSampler
 	smokes         int64 // webhook posts the smoke test made
+	smokeForwarded int64 // (h) posts the smoke test made
 }
 
 func run(ctx context.Context, cfg config) (err error) {
@@ -187,7 +199,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		}
 	}
 	if cfg.long {
-		if err := b.longRun(ctx, rep); err != nil {
+		if err := b.longRuns(ctx, rep); err != nil {
 			return err
 		}
 	}
@@ -272,14 +284,18 @@ func (b *bench) startAll(ctx context.Context) error {
 		return err
 	}
 
-	// Three Caddy processes: the store is a global setting, so (d) needs
-	// its own; and (c), whose unique ids fill the memory store for its
-	// 30-day retention, gets its own too, so that its growing heap (and
-	// the GC work it brings) does not weigh on the others.
-	b.base = &caddyProc{name: "caddy-base"}  // (a), (b), (e): memory store, one record
-	b.mem = &caddyProc{name: "caddy-memory"} // (c)
-	b.rds = &caddyProc{name: "caddy-redis"}  // (d)
-	b.caddies = []*caddyProc{b.base, b.mem, b.rds}
+	// Five Caddy processes: the store is a global setting, so (d), (f)
+	// and (g) need their own; and (c), whose unique ids fill the memory
+	// store for its 30-day retention, gets its own too, so that its
+	// growing heap (and the GC work it brings) does not weigh on the
+	// others.
+	b.base = &caddyProc{name: "caddy-base"}         // (a), (b), (e), (h): memory store, one record
+	b.mem = &caddyProc{name: "caddy-memory"}        // (c)
+	b.rds = &caddyProc{name: "caddy-redis"}         // (d), deliver sync
+	b.rdsq = &caddyProc{name: "caddy-redis-queued"} // (f), deliver queued
+	b.file = &caddyProc{name: "caddy-file"}         // (g), deliver queued
+	b.fileDB = filepath.Join(b.tmp, "events.db")
+	b.caddies = []*caddyProc{b.base, b.mem, b.rds, b.rdsq, b.file}
 	for _, c := range b.caddies {
 		if c.port, err = freePort(); err != nil {
 			return err
@@ -287,12 +303,16 @@ func (b *bench) startAll(ctx context.Context) error {
 		if c.admin, err = freePort(); err != nil {
 			return err
 		}
-		p := caddyfileParams{Admin: c.admin, Port: c.port, Stub: b.stubAddr, Store: "memory", Webhook: true}
+		p := caddyfileParams{Admin: c.admin, Port: c.port, Stub: b.stubAddr, Store: "memory", Deliver: "sync", Webhook: true}
 		switch c {
 		case b.base:
 			p.ReverseProxy, p.Proxy = true, true
 		case b.rds:
 			p.Store = "redis redis://" + b.redisAdr
+		case b.rdsq:
+			p.Store, p.Deliver = "redis redis://"+b.redisAdr, "queued"
+		case b.file:
+			p.Store, p.Deliver = "file "+b.fileDB, "queued"
 		}
 		c.file = filepath.Join(b.tmp, c.name+".Caddyfile")
 		if err := os.WriteFile(c.file, []byte(caddyfile(p)), 0o644); err != nil {
@@ -335,6 +355,9 @@ func (b *bench) startAll(ctx context.Context) error {
 		{Key: "c", Name: "bill24_webhook, memory store", kind: "webhook", caddy: b.mem},
 		{Key: "d", Name: "bill24_webhook, Redis store", kind: "webhook", caddy: b.rds},
 		{Key: "e", Name: "duplicate webhook, replayed", kind: "replay", caddy: b.base},
+		{Key: "f", Name: "bill24_webhook queued, Redis store", kind: "webhook", caddy: b.rdsq, Queued: true},
+		{Key: "g", Name: "bill24_webhook queued, file store", kind: "webhook", caddy: b.file, Queued: true},
+		{Key: "h", Name: "reverse_proxy of the webhook POST", kind: "rpwebhook", caddy: b.base},
 	}
 	return nil
 }
@@ -350,7 +373,7 @@ func (b *bench) caddyEnv() []string {
 
 // watched lists the processes whose memory is sampled.
 func (b *bench) watched() []*proc {
-	return []*proc{b.base.proc, b.mem.proc, b.rds.proc, b.redis, b.stub}
+	return []*proc{b.base.proc, b.mem.proc, b.rds.proc, b.rdsq.proc, b.file.proc, b.redis, b.stub}
 }
 
 // smoke checks one answer of every scenario, and delivers (e)'s payment
@@ -369,34 +392,55 @@ func (b *bench) smoke() error {
 			if res.SentErrors > 0 {
 				return fmt.Errorf("(%s) %s: %v %s", s.Key, s.Name, res.ErrorKinds, res.ErrorBody)
 			}
-			if s.kind == "webhook" {
+			switch s.kind {
+			case "webhook":
 				b.smokes++
+			case "rpwebhook":
+				b.smokeForwarded++
 			}
 		}
 		if s.kind == "replay" {
 			b.smokes++ // its first delivery posted; the second was replayed
 		}
 	}
-	got, err := b.stubPayments()
-	if err != nil {
-		return fmt.Errorf("after the smoke test, counting the legacy stub's payments: %w", err)
+	// The queued scenarios' payments arrive a moment later, from the
+	// delivery workers.
+	var st stubStats
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if st, err = b.stubStats(); err != nil {
+			return fmt.Errorf("after the smoke test, counting the legacy stub's payments: %w", err)
+		}
+		if st.Payments >= b.smokes || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	if got != b.smokes {
-		return fmt.Errorf("after the smoke test the legacy stub has %d payments, want %d", got, b.smokes)
+	if st.Payments != b.smokes || st.Duplicates != 0 || st.Forwarded != b.smokeForwarded {
+		return fmt.Errorf("after the smoke test the legacy stub has %d payments (%d duplicates) and %d forwarded, want %d and %d",
+			st.Payments, st.Duplicates, st.Forwarded, b.smokes, b.smokeForwarded)
 	}
-	logf("smoke test: every scenario answers 200 with the expected body; the replayed payment was posted once")
+	logf("smoke test: every scenario answers 200 with the expected body; every payment was posted once, the replayed one too, the queued ones by the workers")
 	return nil
 }
 
-func (b *bench) stubPayments() (int64, error) {
-	resp, err := http.Get("http://" + b.stubAddr + "/stats")
+// stubStats is the legacy stub's GET /stats.
+type stubStats struct {
+	Lookups    int64 `json:"lookups"`
+	Payments   int64 `json:"payments"`   // form posts booked: billbridge's
+	Duplicates int64 `json:"duplicates"` // of those, txn_refs booked before
+	Forwarded  int64 `json:"forwarded"`  // JSON bodies booked: (h)'s
+}
+
+func (b *bench) stubStats() (stubStats, error) {
+	var st stubStats
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + b.stubAddr + "/stats")
 	if err != nil {
-		return 0, err
+		return st, err
 	}
 	defer resp.Body.Close()
-	var st struct{ Payments int64 }
 	err = json.NewDecoder(resp.Body).Decode(&st)
-	return st.Payments, err
+	return st, err
 }
 
 // loadgen runs the load generator and decodes its result. onStderr, if
@@ -493,6 +537,11 @@ func (b *bench) phase(ctx context.Context, rep *report, mode string, rate float6
 			if err := b.waitQuiet(ctx); err != nil {
 				return err
 			}
+			st0, err := b.stubStats()
+			if err != nil {
+				return err
+			}
+			t0 := time.Now()
 			before := b.cpu(s.caddy)
 			res, err := b.loadgen(ctx, args, nil)
 			if err != nil {
@@ -500,10 +549,18 @@ func (b *bench) phase(ctx context.Context, rep *report, mode string, rate float6
 			}
 			after := b.cpu(s.caddy)
 			run := rep.add(mode, r, s, res, before, after)
-			logf("%-6s round %d (%s) %-30s %8.0f req/s  p50 %7s  p99 %7s  errors %d  foreign load %.2f cores",
+			logf("%-6s round %d (%s) %-36s %8.0f req/s  p50 %7s  p99 %7s  errors %d  foreign load %.2f cores",
 				mode, r, s.Key, s.Name, run.RPS, fmtDur(res.Hist.Quantile(0.5)), fmtDur(res.Hist.Quantile(0.99)), res.SentErrors, run.ForeignCPU)
 			if res.SentErrors > 0 {
 				logf("  errors: %v %s", res.ErrorKinds, res.ErrorBody)
+			}
+			if s.Queued {
+				d, err := b.drain(ctx, rep, s, mode, r, st0, t0, res.Sent-res.SentErrors, b.cfg.drainMax)
+				if err != nil {
+					return err
+				}
+				logf("  (%s) delivered %.0f/s under load; backlog %d at the stop, drained in %.1f s (%.0f/s, %.2f cores)",
+					s.Key, d.PerSecLoad, d.Backlog, d.DrainSeconds, d.PerSecDrain, d.DrainCores)
 			}
 		}
 	}
@@ -546,10 +603,12 @@ func (b *bench) waitQuiet(ctx context.Context) error {
 	}
 }
 
-// profiles loads (a), (b) and (d) in turn while taking a CPU profile of the
-// Caddy process serving it, and keeps `go tool pprof -top` of each.
+// profiles loads (a), (b), (d), (f) and (g) in turn while taking a CPU
+// profile of the Caddy process serving it, and keeps `go tool pprof -top`
+// of each. A queued scenario's profile holds its delivery workers' work
+// too; its backlog is drained before the next.
 func (b *bench) profiles(ctx context.Context, rep *report) error {
-	for _, key := range []string{"a", "b", "d"} {
+	for _, key := range []string{"a", "b", "d", "f", "g"} {
 		s := b.scenario(key)
 		d := b.cfg.profileDur + 3*time.Second
 		args := []string{"-addr", s.caddy.addr(), "-kind", s.kind, "-c", strconv.Itoa(b.cfg.conns),
@@ -559,6 +618,11 @@ func (b *bench) profiles(ctx context.Context, rep *report) error {
 			err error
 		}
 		done := make(chan outcome, 1)
+		st0, err := b.stubStats()
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
 		go func() {
 			res, err := b.loadgen(ctx, args, nil)
 			done <- outcome{res, err}
@@ -592,6 +656,11 @@ func (b *bench) profiles(ctx context.Context, rep *report) error {
 		if s.kind == "webhook" {
 			rep.webhookGood += o.res.Sent - o.res.SentErrors
 		}
+		if s.Queued {
+			if _, err := b.drain(ctx, rep, s, "profile", 0, st0, t0, o.res.Sent-o.res.SentErrors, b.cfg.drainMax); err != nil {
+				return err
+			}
+		}
 		if o.res.SentErrors > 0 {
 			logf("  errors while profiling (%s): %v %s", key, o.res.ErrorKinds, o.res.ErrorBody)
 		}
@@ -609,7 +678,6 @@ func (b *bench) profiles(ctx context.Context, rep *report) error {
 			}
 			return string(out), nil
 		}
-		var err error
 		if p.Top, err = pprof(file, "-nodecount=35"); err != nil {
 			return err
 		}
@@ -627,12 +695,19 @@ func (b *bench) profiles(ctx context.Context, rep *report) error {
 }
 
 func (b *bench) scenario(key string) *scenario {
+	if s := b.findScenario(key); s != nil {
+		return s
+	}
+	panic("no scenario " + key)
+}
+
+func (b *bench) findScenario(key string) *scenario {
 	for _, s := range b.scen {
 		if s.Key == key {
 			return s
 		}
 	}
-	panic("no scenario " + key)
+	return nil
 }
 
 func fetch(url, file string) error {
@@ -656,31 +731,70 @@ func fetch(url, file string) error {
 	return f.Close()
 }
 
-// longRun sends cfg.longN webhooks to (d), sampling memory as it goes.
-func (b *bench) longRun(ctx context.Context, rep *report) error {
-	s := b.scenario("d")
+// longRuns runs longRun on each scenario of -long-on, in turn.
+func (b *bench) longRuns(ctx context.Context, rep *report) error {
+	for key := range strings.SplitSeq(b.cfg.longOn, ",") {
+		key = strings.TrimSpace(key)
+		if key == "" {
+			continue
+		}
+		s := b.findScenario(key)
+		if s == nil || s.kind != "webhook" {
+			return fmt.Errorf("-long-on %s: not a webhook scenario (c, d, f or g)", key)
+		}
+		n := b.cfg.longN
+		if s.caddy == b.file && b.cfg.longNFile > 0 {
+			n = b.cfg.longNFile
+		}
+		if err := b.longRun(ctx, rep, s, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// longRun sends n webhooks to s, sampling memory as it goes, and for a
+// queued scenario waits for the backlog to be delivered.
+func (b *bench) longRun(ctx context.Context, rep *report, s *scenario, n int64) error {
 	if err := b.waitQuiet(ctx); err != nil {
 		return err
 	}
-	logf("long run: %d webhooks to (d) %s, sampling RSS every %s", b.cfg.longN, s.Name, b.cfg.sample)
+	logf("long run: %d webhooks to (%s) %s, sampling RSS every %s", n, s.Key, s.Name, b.cfg.sample)
 	var mu sync.Mutex
 	var sent int64
-	lr := &longResult{Requests: b.cfg.longN, Conns: b.cfg.conns, Interval: b.cfg.sample.String()}
+	draining := false
+	lr := &longResult{Scenario: s.Key, Name: s.Name, Process: s.caddy.name, Requests: n, Conns: b.cfg.conns, Interval: b.cfg.sample.String()}
+	usedMemory := func() int64 {
+		v, _ := strconv.ParseInt(redisInfo(b.redisAdr, "memory", "used_memory"), 10, 64)
+		return v
+	}
+	lr.RedisUsedMemoryBefore = usedMemory()
+	lr.FileBefore, lr.FileAllocBefore = fileSize(b.fileDB)
 	stopSampling := make(chan struct{})
 	sampled := make(chan struct{})
 	start := time.Now()
 	sample := func() {
 		mu.Lock()
-		n := sent
+		n, dr := sent, draining
 		mu.Unlock()
 		heap, goroutines := caddyHeap(s.caddy.admin)
-		lr.Samples = append(lr.Samples, longSample{
-			T: time.Since(start).Seconds(), Sent: n,
-			CaddyRSS:  procStatus(s.caddy.proc.pid(), "VmRSS"),
+		pid := s.caddy.proc.pid()
+		ls := longSample{
+			T: time.Since(start).Seconds(), Sent: n, Draining: dr,
+			CaddyRSS: procStatus(pid, "VmRSS"), CaddyRSSAnon: procStatus(pid, "RssAnon"), CaddyRSSFile: procStatus(pid, "RssFile"),
 			CaddyHeap: heap, Goroutines: goroutines,
 			RedisRSS: procStatus(b.redis.pid(), "VmRSS"),
 			OtherRSS: procStatus(b.base.proc.pid(), "VmRSS"),
-		})
+		}
+		if st, err := b.stubStats(); err == nil {
+			ls.Delivered = st.Payments
+		}
+		if s.caddy == b.file {
+			ls.FileSize, _ = fileSize(b.fileDB)
+		}
+		mu.Lock()
+		lr.Samples = append(lr.Samples, ls)
+		mu.Unlock()
 	}
 	go func() {
 		defer close(sampled)
@@ -698,8 +812,13 @@ func (b *bench) longRun(ctx context.Context, rep *report) error {
 		}
 	}()
 	args := []string{"-addr", s.caddy.addr(), "-kind", s.kind, "-c", strconv.Itoa(b.cfg.conns),
-		"-n", strconv.FormatInt(b.cfg.longN, 10), "-d", "2h", "-warmup", "0", "-progress"}
+		"-n", strconv.FormatInt(n, 10), "-d", "2h", "-warmup", "0", "-progress"}
 	lastLog := time.Now()
+	st0, err := b.stubStats()
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
 	before := b.cpu(s.caddy)
 	res, err := b.loadgen(ctx, args, func(line string) {
 		f := strings.Fields(line)
@@ -710,28 +829,51 @@ func (b *bench) longRun(ctx context.Context, rep *report) error {
 			mu.Unlock()
 			if time.Since(lastLog) > 30*time.Second {
 				lastLog = time.Now()
-				logf("long run: %d sent, %s errors, Caddy RSS %s", n, f[2], fmtBytes(procStatus(s.caddy.proc.pid(), "VmRSS")))
+				logf("long run (%s): %d sent, %s errors, Caddy RSS %s", s.Key, n, f[2], fmtBytes(procStatus(s.caddy.proc.pid(), "VmRSS")))
 			}
 			return
 		}
 		fmt.Fprintln(os.Stderr, line)
 	})
 	mu.Lock()
-	sent = b.cfg.longN
+	sent = n
 	mu.Unlock()
-	close(stopSampling)
-	<-sampled
+	sample() // at the last answer
+	mu.Lock()
+	draining = true
+	mu.Unlock()
 	if err != nil {
+		close(stopSampling)
+		<-sampled
 		return err
 	}
 	after := b.cpu(s.caddy)
 	lr.run = rep.add("long", 0, s, res, before, after)
+	lr.AnsweredSeconds = round(time.Since(start).Seconds(), 1)
+	if s.Queued {
+		// Sampling goes on while the backlog drains: the RSS of a Caddy
+		// whose store holds it is part of what is measured.
+		d, err := b.drain(ctx, rep, s, "long", 0, st0, t0, res.Sent-res.SentErrors, 5*b.cfg.drainMax)
+		if err != nil {
+			close(stopSampling)
+			<-sampled
+			return err
+		}
+		lr.Delivery = d
+		logf("long run (%s): backlog %d when the load stopped, drained in %.0f s (%.0f/s)", s.Key, d.Backlog, d.DrainSeconds, d.PerSecDrain)
+	}
+	close(stopSampling)
+	<-sampled
+	lr.Seconds = round(time.Since(start).Seconds(), 1)
 	lr.RedisKeys, _ = strconv.ParseInt(must(redisCmd(b.redisAdr, "DBSIZE")), 10, 64)
-	lr.RedisUsedMemory, _ = strconv.ParseInt(redisInfo(b.redisAdr, "memory", "used_memory"), 10, 64)
-	lr.analyse()
-	rep.Long = lr
-	logf("long run: %d requests in %.0f s (%.0f req/s), %d errors; Caddy RSS slope after warm-up %+.2f MiB per million requests",
-		res.Sent, time.Since(start).Seconds(), float64(res.Sent)/time.Since(start).Seconds(), res.SentErrors, lr.CaddySlopeMiBPerM)
+	lr.RedisUsedMemory = usedMemory()
+	if s.caddy == b.file {
+		lr.FileAfter, lr.FileAllocAfter = fileSize(b.fileDB)
+	}
+	lr.analyse(s.caddy == b.file)
+	rep.Long = append(rep.Long, lr)
+	logf("long run (%s): %d requests answered in %.0f s (%.0f req/s), %d errors; Caddy RSS slope after warm-up %+.2f MiB per million requests",
+		s.Key, res.Sent, lr.AnsweredSeconds, float64(res.Sent)/lr.AnsweredSeconds, res.SentErrors, lr.CaddySlopeMiBPerM)
 	return nil
 }
 

@@ -32,14 +32,17 @@ type report struct {
 	Fixed     map[string]*agg `json:"fixed,omitempty"`
 	Runs      []*runRec       `json:"runs"`
 
-	Memory      []memRec     `json:"memory"`
-	ExactlyOnce exactlyOnce  `json:"exactly_once"`
-	CaddyLogs   []logSummary `json:"caddy_logs"`
-	Targets     []target     `json:"targets"`
-	Profiles    []profile    `json:"profiles,omitempty"`
-	Long        *longResult  `json:"long,omitempty"`
+	Memory      []memRec      `json:"memory"`
+	ExactlyOnce exactlyOnce   `json:"exactly_once"`
+	CaddyLogs   []logSummary  `json:"caddy_logs"`
+	Targets     []target      `json:"targets"`
+	Profiles    []profile     `json:"profiles,omitempty"`
+	Long        []*longResult `json:"long,omitempty"`
+	// Deliveries: what the stub saw of every run of a queued scenario.
+	Deliveries []*delivery `json:"deliveries,omitempty"`
 
-	webhookGood int64 // 200s to unique webhooks, warm-up included
+	webhookGood   int64 // 200s to unique webhooks, warm-up included
+	forwardedGood int64 // 200s to (h)'s forwarded webhooks
 }
 
 type machine struct {
@@ -121,6 +124,14 @@ type agg struct {
 	Ratio      float64 `json:"ratio_to_a"`
 	Pairs      int     `json:"pairs"`
 	CleanPairs bool    `json:"clean_pairs"`
+	// RatioH, PairsH, CleanPairsH, P99DeltaH and CPURatioH are the same
+	// against (h), reverse_proxy of the same webhook POST: the webhooks'
+	// fair baseline.
+	RatioH      float64 `json:"ratio_to_h"`
+	PairsH      int     `json:"pairs_h"`
+	CleanPairsH bool    `json:"clean_pairs_h"`
+	P99DeltaH   float64 `json:"p99_minus_h_median_ms"`
+	CPURatioH   float64 `json:"cpu_ratio_to_h"`
 	// P99Median is the median of the rounds' p99; P99DeltaMedian the
 	// median over rounds of this p99 minus (a)'s p99 in the same round.
 	P99Median      float64 `json:"p99_median_ms"`
@@ -157,11 +168,19 @@ type memRec struct {
 }
 
 type exactlyOnce struct {
-	WebhookOK      int64  `json:"webhook_200s"`
-	SmokePosts     int64  `json:"smoke_posts"`
-	LegacyPayments int64  `json:"legacy_payments"`
-	OK             bool   `json:"ok"`
-	Note           string `json:"note"`
+	WebhookOK      int64 `json:"webhook_200s"`
+	SmokePosts     int64 `json:"smoke_posts"`
+	LegacyPayments int64 `json:"legacy_payments"`
+	// Duplicates: payments whose txn_ref the stub had booked before.
+	Duplicates int64 `json:"duplicates"`
+	// ForwardedOK and Forwarded: (h)'s 200s (smoke test's included) and
+	// the JSON bodies the stub booked.
+	ForwardedOK int64 `json:"forwarded_200s"`
+	Forwarded   int64 `json:"forwarded"`
+	// WaitSeconds: how long the check waited for the queues to drain.
+	WaitSeconds float64 `json:"wait_s"`
+	OK          bool    `json:"ok"`
+	Note        string  `json:"note"`
 }
 
 type logSummary struct {
@@ -191,20 +210,43 @@ type profile struct {
 }
 
 type longSample struct {
-	T          float64 `json:"t_s"`
-	Sent       int64   `json:"sent"`
-	CaddyRSS   int64   `json:"caddy_rss"`
-	CaddyHeap  int64   `json:"caddy_heap_goal"` // memstats.NextGC
-	Goroutines int     `json:"caddy_goroutines"`
-	RedisRSS   int64   `json:"redis_rss"`
-	OtherRSS   int64   `json:"caddy_base_rss"` // the idle caddy-base, for contrast
+	T            float64 `json:"t_s"`
+	Sent         int64   `json:"sent"`
+	Delivered    int64   `json:"stub_payments"` // the stub's count, all runs
+	CaddyRSS     int64   `json:"caddy_rss"`
+	CaddyRSSAnon int64   `json:"caddy_rss_anon"` // heap, stacks: the process's own
+	CaddyRSSFile int64   `json:"caddy_rss_file"` // mapped files: the binary, bbolt's mmap
+	FileSize     int64   `json:"file_size,omitempty"`
+	// Draining: taken after the last answer, while the queue drained;
+	// left out of the slopes, whose x is requests sent.
+	Draining   bool  `json:"draining,omitempty"`
+	CaddyHeap  int64 `json:"caddy_heap_goal"` // memstats.NextGC
+	Goroutines int   `json:"caddy_goroutines"`
+	RedisRSS   int64 `json:"redis_rss"`
+	OtherRSS   int64 `json:"caddy_base_rss"` // the idle caddy-base, for contrast
 }
 
 type longResult struct {
-	Requests int64        `json:"requests"`
-	Conns    int          `json:"conns"`
-	Interval string       `json:"interval"`
-	Samples  []longSample `json:"samples"`
+	Scenario string `json:"scenario"`
+	Name     string `json:"name"`
+	Process  string `json:"process"`
+	// Seconds: the whole run, the queue's drain included;
+	// AnsweredSeconds: until the last answer.
+	Seconds         float64   `json:"seconds"`
+	AnsweredSeconds float64   `json:"answered_seconds"`
+	Delivery        *delivery `json:"delivery,omitempty"`
+	// The store's growth over the run, for its bytes per payment.
+	RedisUsedMemoryBefore int64        `json:"redis_used_memory_before"`
+	FileBefore            int64        `json:"file_size_before,omitempty"`
+	FileAfter             int64        `json:"file_size_after,omitempty"`
+	FileAllocBefore       int64        `json:"file_alloc_before,omitempty"`
+	FileAllocAfter        int64        `json:"file_alloc_after,omitempty"`
+	AnonSlopeMiBPerM      float64      `json:"caddy_rss_anon_slope_mib_per_million"`
+	StoreBytesPerPayment  float64      `json:"store_bytes_per_payment"`
+	Requests              int64        `json:"requests"`
+	Conns                 int          `json:"conns"`
+	Interval              string       `json:"interval"`
+	Samples               []longSample `json:"samples"`
 	// After warm-up (the first 20 % of requests): least-squares slopes.
 	WarmAt            int64   `json:"warm_at_requests"`
 	CaddySlopeMiBPerM float64 `json:"caddy_rss_slope_mib_per_million"`
@@ -312,8 +354,11 @@ func (r *report) add(mode string, rnd int, s *scenario, res lgResult, before, af
 		run.ForeignCPU = round(max(0, busy-ours)/wall, 2)
 		run.Disturbed = run.ForeignCPU > disturbedCores
 	}
-	if s.kind == "webhook" {
+	switch s.kind {
+	case "webhook":
 		r.webhookGood += res.Sent - res.SentErrors
+	case "rpwebhook":
+		r.forwardedGood += res.Sent - res.SentErrors
 	}
 	r.Runs = append(r.Runs, run)
 	if mode == "long" {
@@ -395,37 +440,52 @@ func (r *report) summarise() {
 				a.ForeignCPU = round(a.foreign/float64(a.Rounds), 2)
 			}
 		}
-		base := m["a"]
+		base, baseH := m["a"], m["h"]
 		for _, a := range m {
 			var rps, p99 []float64
-			var ratio, delta, cleanRatio, cleanDelta []float64
-			for i, run := range a.runs {
+			for _, run := range a.runs {
 				rps = append(rps, run.RPS)
 				p99 = append(p99, run.P99ms)
-				if base != nil && i < len(base.runs) && base.runs[i].RPS > 0 {
-					b := base.runs[i]
-					ratio = append(ratio, run.RPS/b.RPS)
-					delta = append(delta, run.P99ms-b.P99ms)
-					if !run.Disturbed && !b.Disturbed {
-						cleanRatio = append(cleanRatio, run.RPS/b.RPS)
-						cleanDelta = append(cleanDelta, run.P99ms-b.P99ms)
-					}
-				}
-			}
-			// Pairs where neither run was disturbed, when there are any.
-			a.Pairs, a.CleanPairs = len(ratio), len(cleanRatio) > 0
-			if a.CleanPairs {
-				ratio, delta, a.Pairs = cleanRatio, cleanDelta, len(cleanRatio)
 			}
 			a.RPSMedian, a.P99Median = median(rps), round(median(p99), 3)
-			a.Ratio, a.P99DeltaMedian = round(median(ratio), 3), round(median(delta), 3)
+			a.Ratio, a.P99DeltaMedian, a.Pairs, a.CleanPairs = paired(a, base)
+			a.RatioH, a.P99DeltaH, a.PairsH, a.CleanPairsH = paired(a, baseH)
 		}
 		for _, a := range m {
 			if base != nil && a.CPU.Total > 0 {
 				a.CPURatio = round(base.CPU.Total/a.CPU.Total, 3)
 			}
+			if baseH != nil && a.CPU.Total > 0 {
+				a.CPURatioH = round(baseH.CPU.Total/a.CPU.Total, 3)
+			}
 		}
 	}
+}
+
+// paired is the median over rounds of a's throughput over base's in the
+// same round, and of a's p99 minus base's, over the pairs where neither
+// run was disturbed when there are any (clean).
+func paired(a, base *agg) (ratio, delta float64, pairs int, clean bool) {
+	if base == nil {
+		return 0, 0, 0, false
+	}
+	var rs, ds, cleanR, cleanD []float64
+	for i, run := range a.runs {
+		if i >= len(base.runs) || base.runs[i].RPS <= 0 {
+			continue
+		}
+		b := base.runs[i]
+		rs = append(rs, run.RPS/b.RPS)
+		ds = append(ds, run.P99ms-b.P99ms)
+		if !run.Disturbed && !b.Disturbed {
+			cleanR = append(cleanR, run.RPS/b.RPS)
+			cleanD = append(cleanD, run.P99ms-b.P99ms)
+		}
+	}
+	if clean = len(cleanR) > 0; clean {
+		rs, ds = cleanR, cleanD
+	}
+	return round(median(rs), 3), round(median(ds), 3), len(rs), clean
 }
 
 // finish gathers what is known only at the end: memory, the exactly-once
@@ -437,17 +497,31 @@ func (r *report) finish(b *bench) {
 		r.Memory = append(r.Memory, memRec{Process: p.name, StartRSS: b.rss.first[p.pid()],
 			EndRSS: b.rss.last[p.pid()], PeakRSS: procStatus(p.pid(), "VmHWM")})
 	}
-	payments, err := b.stubPayments()
-	r.ExactlyOnce = exactlyOnce{WebhookOK: r.webhookGood, SmokePosts: b.smokes, LegacyPayments: payments}
+	// The queued scenarios' last payments may still be on their way: wait
+	// (bounded) until the stub has as many as were answered, then a
+	// moment more, so that a payment posted twice has time to show.
+	start := time.Now()
+	st, err := b.stubStats()
+	for err == nil && st.Payments < r.webhookGood+b.smokes && time.Since(start) < b.cfg.drainMax {
+		time.Sleep(100 * time.Millisecond)
+		st, err = b.stubStats()
+	}
+	if err == nil {
+		time.Sleep(time.Second)
+		st, err = b.stubStats()
+	}
+	r.ExactlyOnce = exactlyOnce{WebhookOK: r.webhookGood, SmokePosts: b.smokes, LegacyPayments: st.Payments,
+		Duplicates: st.Duplicates, ForwardedOK: r.forwardedGood + b.smokeForwarded, Forwarded: st.Forwarded,
+		WaitSeconds: round(time.Since(start).Seconds(), 1)}
 	switch {
 	case err != nil:
 		r.ExactlyOnce.Note = "could not read the stub's count: " + err.Error()
-	case payments == r.webhookGood+b.smokes:
+	case st.Payments == r.webhookGood+b.smokes && st.Duplicates == 0 && st.Forwarded == r.ExactlyOnce.ForwardedOK:
 		r.ExactlyOnce.OK = true
-		r.ExactlyOnce.Note = "every webhook answered 200 reached the legacy stub once; no replay reached it"
+		r.ExactlyOnce.Note = "every webhook answered 200 reached the legacy stub once, the queued ones included; no txn_ref was booked twice; no replay reached it; every forwarded (h) body was booked once"
 	default:
-		r.ExactlyOnce.Note = fmt.Sprintf("the stub booked %d payments, but %d unique webhooks were answered 200 (plus %d in the smoke test)",
-			payments, r.webhookGood, b.smokes)
+		r.ExactlyOnce.Note = fmt.Sprintf("the stub booked %d payments (%d of them txn_refs it had booked before) and %d forwarded bodies, but %d unique webhooks were answered 200 (plus %d in the smoke test) and %d forwarded ones",
+			st.Payments, st.Duplicates, st.Forwarded, r.webhookGood, b.smokes, r.ExactlyOnce.ForwardedOK)
 	}
 	for _, c := range b.caddies {
 		r.CaddyLogs = append(r.CaddyLogs, summariseLog(c.name, filepath.Join(b.tmp, c.name+".log")))
@@ -504,10 +578,13 @@ func (r *report) targets() {
 	for _, t := range []struct {
 		key  string
 		want float64
-	}{{"b", 1.0}, {"d", 0.8}, {"e", 1.5}} {
+	}{{"b", 1.0}, {"d", 0.8}, {"e", 1.5}, {"f", 1.0}, {"g", 1.0}} {
 		tg := target{What: fmt.Sprintf("(%s) throughput ≥ %.1f× (a)", t.key, t.want), Measured: "not measured"}
 		if a := r.Closed[t.key]; a != nil && base != nil && base.RPSMedian > 0 {
 			tg.Measured = fmt.Sprintf("%.2f× (median of %s pairs of rounds); %.2f× from CPU per request", a.Ratio, pairs(a), a.CPURatio)
+			if r.Closed["h"] != nil {
+				tg.Measured += fmt.Sprintf("; against (h): %.2f×, %.2f× from CPU", a.RatioH, a.CPURatioH)
+			}
 			tg.Met = verdict(a.Ratio >= t.want)
 		}
 		r.Targets = append(r.Targets, tg)
@@ -522,14 +599,26 @@ func (r *report) targets() {
 		}
 		r.Targets = append(r.Targets, tg)
 	}
-	tg := target{What: "no RSS growth once warm ((d), Caddy, < 5 MiB per million requests after warm-up)", Measured: "not measured (run with -long)"}
-	if l := r.Long; l != nil && len(l.Samples) > 2 {
-		tg.Measured = fmt.Sprintf("%+.2f MiB per million requests (heap goal %+.2f), %s → %s over %d requests",
-			l.CaddySlopeMiBPerM, l.HeapSlopeMiBPerM, fmtBytes(l.CaddyRSSWarm), fmtBytes(l.CaddyRSSEnd), l.Requests)
-		tg.Met = verdict(l.CaddySlopeMiBPerM < 5 && l.HeapSlopeMiBPerM < 5)
+	if len(r.Long) == 0 {
+		r.Targets = append(r.Targets, target{What: "no RSS growth once warm (Caddy, < 5 MiB per million requests after warm-up)", Measured: "not measured (run with -long)"})
 	}
-	r.Targets = append(r.Targets, tg)
-	for _, k := range []string{"a", "b", "c", "d", "e"} {
+	for _, l := range r.Long {
+		// On the file store, VmRSS counts the pages of bbolt's mmap that
+		// are resident, which follow the file's size: the process's own
+		// memory is RssAnon.
+		what, slope := "RSS", l.CaddySlopeMiBPerM
+		if l.Process == "caddy-file" {
+			what, slope = "RssAnon (VmRSS less mapped files)", l.AnonSlopeMiBPerM
+		}
+		tg := target{What: fmt.Sprintf("no %s growth once warm ((%s), %s, < 5 MiB per million requests after warm-up)", what, l.Scenario, l.Process), Measured: "too few samples"}
+		if len(l.Samples) > 2 {
+			tg.Measured = fmt.Sprintf("%+.2f MiB per million requests (VmRSS %+.2f, RssAnon %+.2f, heap goal %+.2f), VmRSS %s → %s over %d requests",
+				slope, l.CaddySlopeMiBPerM, l.AnonSlopeMiBPerM, l.HeapSlopeMiBPerM, fmtBytes(l.CaddyRSSWarm), fmtBytes(l.CaddyRSSEnd), l.Requests)
+			tg.Met = verdict(slope < 5 && l.HeapSlopeMiBPerM < 5)
+		}
+		r.Targets = append(r.Targets, tg)
+	}
+	for _, k := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
 		for _, m := range []map[string]*agg{r.Closed, r.Fixed} {
 			if a := m[k]; a != nil && a.SentErrors > 0 {
 				r.Targets = append(r.Targets, target{What: fmt.Sprintf("(%s) no errors", k),
@@ -539,12 +628,20 @@ func (r *report) targets() {
 	}
 }
 
-// analyse fits the memory samples taken after warm-up.
-func (l *longResult) analyse() {
+// analyse fits the memory samples taken after warm-up, and the store's
+// bytes per payment.
+func (l *longResult) analyse(file bool) {
+	if l.Requests > 0 {
+		if file {
+			l.StoreBytesPerPayment = round(float64(l.FileAfter-l.FileBefore)/float64(l.Requests), 0)
+		} else {
+			l.StoreBytesPerPayment = round(float64(l.RedisUsedMemory-l.RedisUsedMemoryBefore)/float64(l.Requests), 0)
+		}
+	}
 	l.WarmAt = l.Requests / 5
 	var warm []longSample
 	for _, s := range l.Samples {
-		if s.Sent >= l.WarmAt {
+		if s.Sent >= l.WarmAt && !s.Draining {
 			warm = append(warm, s)
 		}
 		l.CaddyRSSMax = max(l.CaddyRSSMax, s.CaddyRSS)
@@ -559,6 +656,7 @@ func (l *longResult) analyse() {
 		return slope(warm, func(s longSample) float64 { return float64(s.Sent) }, y) * 1e6 / (1 << 20)
 	}
 	l.CaddySlopeMiBPerM = round(perM(func(s longSample) int64 { return s.CaddyRSS }), 3)
+	l.AnonSlopeMiBPerM = round(perM(func(s longSample) int64 { return s.CaddyRSSAnon }), 3)
 	l.HeapSlopeMiBPerM = round(perM(func(s longSample) int64 { return s.CaddyHeap }), 3)
 	l.RedisSlopeMiBPerM = round(perM(func(s longSample) int64 { return s.RedisRSS }), 3)
 	l.CaddySlopeKiBMin = round(slope(warm, func(s longSample) float64 { return s.T }, func(s longSample) int64 { return s.CaddyRSS })*60/1024, 3)
@@ -629,17 +727,17 @@ func (r *report) markdown() string {
 	if len(r.Closed) > 0 {
 		p("**Closed loop** (each connection sends its next request when the last is answered). req/s is the median of the rounds; × (a) the median of each round's ratio to (a) in the same round, over the pairs where neither run was disturbed (\"pairs\"); latencies are over all rounds. \"(a)'s ÷ this\" divides (a)'s CPU per request, all processes, by this scenario's: the throughput ratio a CPU-bound stack would show with the machine to itself:")
 		p("")
-		p("| scenario | req/s | × (a) | pairs | rounds min–max | p50 | p99 | p99.9 | errors | Caddy CPU µs/req | × (a) | stack CPU µs/req | (a)'s ÷ this | foreign load | disturbed rounds |")
-		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		p("| scenario | req/s | × (a) | × (h) | pairs | rounds min–max | p50 | p99 | p99.9 | errors | Caddy CPU µs/req | × (a) | stack CPU µs/req | (a)'s ÷ this | (h)'s ÷ this | foreign load | disturbed rounds |")
+		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 		for _, s := range r.Scenarios {
 			if a := r.Closed[s.Key]; a != nil {
 				cpuRatio := 0.0
 				if base := r.Closed["a"]; base != nil && base.CPU.Caddy > 0 {
 					cpuRatio = a.CPU.Caddy / base.CPU.Caddy
 				}
-				p("| (%s) %s | %.0f | %.2f | %s | %.0f–%.0f | %s | %s | %s | %d | %.0f | %.2f | %.0f | %.2f | %.2f cores | %d of %d |", s.Key, s.Name, a.RPSMedian, a.Ratio,
-					pairs(a), a.RPSMin, a.RPSMax, fmtMS(a.P50ms), fmtMS(a.P99ms), fmtMS(a.P999ms), a.SentErrors, a.CPU.Caddy, cpuRatio,
-					a.CPU.Total, a.CPURatio, a.ForeignCPU, a.Disturbed, a.Rounds)
+				p("| (%s) %s | %.0f | %.2f | %s | %s | %.0f–%.0f | %s | %s | %s | %d | %.0f | %.2f | %.0f | %.2f | %s | %.2f cores | %d of %d |", s.Key, s.Name, a.RPSMedian, a.Ratio,
+					fmtRatioH(a), pairs(a), a.RPSMin, a.RPSMax, fmtMS(a.P50ms), fmtMS(a.P99ms), fmtMS(a.P999ms), a.SentErrors, a.CPU.Caddy, cpuRatio,
+					a.CPU.Total, a.CPURatio, fmtCPURatioH(a), a.ForeignCPU, a.Disturbed, a.Rounds)
 			}
 		}
 		p("")
@@ -657,16 +755,64 @@ func (r *report) markdown() string {
 	if len(r.Fixed) > 0 {
 		p("**Fixed rate** (%.0f req/s offered to every scenario; latency from when each request was due). p50–max are over all rounds; \"p99, median\" is the median of the rounds' p99, \"p99 − (a)\" the median of each round's difference to (a) in the same round (undisturbed pairs, as above):", r.FixedRate)
 		p("")
-		p("| scenario | achieved req/s | p50 | p90 | p99 | p99.9 | max | p99, median | p99 − (a) | pairs | errors | Caddy CPU µs/req | foreign load | disturbed rounds |")
-		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		p("| scenario | achieved req/s | p50 | p90 | p99 | p99.9 | max | p99, median | p99 − (a) | p99 − (h) | pairs | errors | Caddy CPU µs/req | foreign load | disturbed rounds |")
+		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 		for _, s := range r.Scenarios {
 			if a := r.Fixed[s.Key]; a != nil {
-				delta := "—"
+				delta, deltaH := "—", "—"
 				if s.Key != "a" {
 					delta = fmt.Sprintf("%+.2f ms", a.P99DeltaMedian)
 				}
-				p("| (%s) %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %d | %.0f | %.2f cores | %d of %d |", s.Key, s.Name, a.RPS, fmtMS(a.P50ms), fmtMS(a.P90ms),
-					fmtMS(a.P99ms), fmtMS(a.P999ms), fmtMS(a.Maxms), fmtMS(a.P99Median), delta, pairs(a), a.SentErrors, a.CPU.Caddy, a.ForeignCPU, a.Disturbed, a.Rounds)
+				if s.Key != "h" && a.PairsH > 0 {
+					deltaH = fmt.Sprintf("%+.2f ms", a.P99DeltaH)
+				}
+				p("| (%s) %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %.0f | %.2f cores | %d of %d |", s.Key, s.Name, a.RPS, fmtMS(a.P50ms), fmtMS(a.P90ms),
+					fmtMS(a.P99ms), fmtMS(a.P999ms), fmtMS(a.Maxms), fmtMS(a.P99Median), delta, deltaH, pairs(a), a.SentErrors, a.CPU.Caddy, a.ForeignCPU, a.Disturbed, a.Rounds)
+			}
+		}
+		p("")
+	}
+	if len(r.Deliveries) > 0 {
+		p("**Delivery of the queued scenarios** (the legacy stub's count, GET /stats, read before and after each run and every 50 ms afterwards until it had every payment answered 200). \"under load\": payments booked per second while the load generator ran (warm-up included); \"backlog\": answered but not yet booked when it stopped; \"drain\": the time until the stub had them all, the rate then, and the CPU the stack (every Caddy, the stub, Redis) used meanwhile. The next scenario starts only after the drain. Medians over the runs, with min–max:")
+		p("")
+		p("| scenario | phase | runs | answered req/s | delivered/s under load | backlog at stop | drain | delivered/s draining | stack CPU draining | µs CPU per payment drained | all drained |")
+		p("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		for _, s := range r.Scenarios {
+			for _, mode := range []string{"closed", "fixed", "profile", "long"} {
+				var ds []*delivery
+				for _, d := range r.Deliveries {
+					if d.Scenario == s.Key && d.Mode == mode {
+						ds = append(ds, d)
+					}
+				}
+				if len(ds) == 0 {
+					continue
+				}
+				col := func(f func(*delivery) float64) []float64 {
+					v := make([]float64, len(ds))
+					for i, d := range ds {
+						v[i] = f(d)
+					}
+					return v
+				}
+				answered := "—"
+				if m := map[string]map[string]*agg{"closed": r.Closed, "fixed": r.Fixed}[mode]; m != nil && m[s.Key] != nil {
+					answered = fmt.Sprintf("%.0f", m[s.Key].RPSMedian)
+				}
+				drained := 0
+				for _, d := range ds {
+					if d.Drained {
+						drained++
+					}
+				}
+				p("| (%s) %s | %s | %d | %s | %s | %s | %s s | %s | %s cores | %s | %d of %d |", s.Key, s.Name, mode, len(ds), answered,
+					spread(col(func(d *delivery) float64 { return d.PerSecLoad }), "%.0f"),
+					spread(col(func(d *delivery) float64 { return float64(d.Backlog) }), "%.0f"),
+					spread(col(func(d *delivery) float64 { return d.DrainSeconds }), "%.1f"),
+					spread(col(func(d *delivery) float64 { return d.PerSecDrain }), "%.0f"),
+					spread(col(func(d *delivery) float64 { return d.DrainCores }), "%.2f"),
+					spread(col(func(d *delivery) float64 { return d.DrainCPUPerPayment }), "%.0f"),
+					drained, len(ds))
 			}
 		}
 		p("")
@@ -691,35 +837,12 @@ func (r *report) markdown() string {
 		p("| %s | %s | %s | %s |", m.Process, fmtBytes(m.StartRSS), fmtBytes(m.EndRSS), fmtBytes(m.PeakRSS))
 	}
 	p("")
-	if l := r.Long; l != nil {
-		p("**Long run** ((d), %d requests, %d connections, sampled every %s; warm = after the first %d requests):", l.Requests, l.Conns, l.Interval, l.WarmAt)
-		p("")
-		if l.run != nil {
-			p("- %.0f req/s, p50 %s, p99 %s, %d errors", l.run.RPS, fmtMS(l.run.P50ms), fmtMS(l.run.P99ms), l.run.SentErrors)
-		}
-		p("- Caddy (Redis store) RSS: %s when warm, %s at the end, %s at most; slope after warm-up %+.2f MiB per million requests (%+.1f KiB/min)",
-			fmtBytes(l.CaddyRSSWarm), fmtBytes(l.CaddyRSSEnd), fmtBytes(l.CaddyRSSMax), l.CaddySlopeMiBPerM, l.CaddySlopeKiBMin)
-		p("- Caddy Go heap goal (twice the heap live after the last GC): slope after warm-up %+.2f MiB per million requests; goroutines %d when warm, %d at the end",
-			l.HeapSlopeMiBPerM, l.GoroutinesWarm, l.GoroutinesEnd)
-		per := 0.0
-		if l.RedisKeys > 0 {
-			per = float64(l.RedisUsedMemory) / float64(l.RedisKeys)
-		}
-		p("- redis-server: %d keys, used_memory %s (%.0f bytes per key; records are kept for the 30-day retention), RSS slope %+.1f MiB per million requests",
-			l.RedisKeys, fmtBytes(l.RedisUsedMemory), per, l.RedisSlopeMiBPerM)
-		p("")
-		p("| t (s) | sent | Caddy RSS | Caddy heap goal | goroutines | redis RSS |")
-		p("|--:|--:|--:|--:|--:|--:|")
-		step := max(1, len(l.Samples)/12)
-		for i, s := range l.Samples {
-			if i%step == 0 || i == len(l.Samples)-1 {
-				p("| %.0f | %d | %s | %s | %d | %s |", s.T, s.Sent, fmtBytes(s.CaddyRSS), fmtBytes(s.CaddyHeap), s.Goroutines, fmtBytes(s.RedisRSS))
-			}
-		}
-		p("")
+	for _, l := range r.Long {
+		r.longMarkdown(p, l)
 	}
-	p("**Exactly once:** legacy stub booked %d payments; unique webhooks answered 200: %d, plus %d from the smoke test. %s.",
-		r.ExactlyOnce.LegacyPayments, r.ExactlyOnce.WebhookOK, r.ExactlyOnce.SmokePosts, upperFirst(r.ExactlyOnce.Note))
+	e := r.ExactlyOnce
+	p("**Exactly once:** legacy stub booked %d payments, %d of them a txn_ref it had booked before; unique webhooks answered 200: %d, plus %d from the smoke test; (h) forwarded bodies booked %d, answered 200 %d; checked after waiting %.1f s for the queues. %s.",
+		e.LegacyPayments, e.Duplicates, e.WebhookOK, e.SmokePosts, e.Forwarded, e.ForwardedOK, e.WaitSeconds, upperFirst(e.Note))
 	p("")
 	for _, l := range r.CaddyLogs {
 		lv := make([]string, 0, len(l.Levels))
@@ -752,6 +875,81 @@ func (r *report) markdown() string {
 		}
 	}
 	return w.String()
+}
+
+// longMarkdown writes one -long run.
+func (r *report) longMarkdown(p func(string, ...any), l *longResult) {
+	p("**Long run** ((%s) %s on %s, %d requests, %d connections, sampled every %s; warm = after the first %d requests; the slopes are fitted to the warm samples taken until the last answer):",
+		l.Scenario, l.Name, l.Process, l.Requests, l.Conns, l.Interval, l.WarmAt)
+	p("")
+	if l.run != nil {
+		p("- answered: %.0f req/s over %.0f s, p50 %s, p99 %s, %d errors", float64(l.run.sent)/max(l.AnsweredSeconds, 1e-9), l.AnsweredSeconds,
+			fmtMS(l.run.P50ms), fmtMS(l.run.P99ms), l.run.SentErrors)
+	}
+	if d := l.Delivery; d != nil {
+		p("- delivered: %.0f/s while the load ran; backlog %d when it stopped, drained in %.0f s at %.0f/s (stack CPU %.2f cores, %.0f µs per payment); every payment delivered: %v; the whole run %.0f s",
+			d.PerSecLoad, d.Backlog, d.DrainSeconds, d.PerSecDrain, d.DrainCores, d.DrainCPUPerPayment, d.Drained, l.Seconds)
+	}
+	p("- Caddy VmRSS: %s when warm, %s at the last answer, %s at most; slope after warm-up %+.2f MiB per million requests (%+.1f KiB/min); RssAnon slope %+.2f MiB per million",
+		fmtBytes(l.CaddyRSSWarm), fmtBytes(l.CaddyRSSEnd), fmtBytes(l.CaddyRSSMax), l.CaddySlopeMiBPerM, l.CaddySlopeKiBMin, l.AnonSlopeMiBPerM)
+	p("- Caddy Go heap goal (twice the heap live after the last GC): slope after warm-up %+.2f MiB per million requests; goroutines %d when warm, %d at the end",
+		l.HeapSlopeMiBPerM, l.GoroutinesWarm, l.GoroutinesEnd)
+	if l.Process == "caddy-file" {
+		p("- the bbolt file: %s → %s (%s → %s allocated on disk): %.0f bytes per payment kept (records stay for the 30-day retention)",
+			fmtBytes(l.FileBefore), fmtBytes(l.FileAfter), fmtBytes(l.FileAllocBefore), fmtBytes(l.FileAllocAfter), l.StoreBytesPerPayment)
+	} else {
+		p("- redis-server: %d keys at the end (all runs), used_memory %s → %s: %.0f bytes per payment kept (records stay for the 30-day retention); RSS slope %+.1f MiB per million requests",
+			l.RedisKeys, fmtBytes(l.RedisUsedMemoryBefore), fmtBytes(l.RedisUsedMemory), l.StoreBytesPerPayment, l.RedisSlopeMiBPerM)
+	}
+	p("")
+	p("| t (s) | sent | stub's payments | Caddy VmRSS | RssAnon | RssFile | heap goal | goroutines | redis RSS | file |")
+	p("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	step := max(1, len(l.Samples)/14)
+	for i, s := range l.Samples {
+		if i%step == 0 || i == len(l.Samples)-1 {
+			t := fmt.Sprintf("%.0f", s.T)
+			if s.Draining {
+				t += " (draining)"
+			}
+			file := "—"
+			if s.FileSize > 0 {
+				file = fmtBytes(s.FileSize)
+			}
+			p("| %s | %d | %d | %s | %s | %s | %s | %d | %s | %s |", t, s.Sent, s.Delivered, fmtBytes(s.CaddyRSS), fmtBytes(s.CaddyRSSAnon),
+				fmtBytes(s.CaddyRSSFile), fmtBytes(s.CaddyHeap), s.Goroutines, fmtBytes(s.RedisRSS), file)
+		}
+	}
+	p("")
+}
+
+// spread is the median of v, and its range when it has one.
+func spread(v []float64, format string) string {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, x := range v {
+		lo, hi = math.Min(lo, x), math.Max(hi, x)
+	}
+	m := fmt.Sprintf(format, median(v))
+	if len(v) > 1 && lo != hi {
+		m += " (" + fmt.Sprintf(format, lo) + "–" + fmt.Sprintf(format, hi) + ")"
+	}
+	return m
+}
+
+func fmtRatioH(a *agg) string {
+	if a.Scenario == "h" {
+		return "1.00"
+	}
+	if a.PairsH == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", a.RatioH)
+}
+
+func fmtCPURatioH(a *agg) string {
+	if a.CPURatioH == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", a.CPURatioH)
 }
 
 func profileFiles(ps []profile) string {

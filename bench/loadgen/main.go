@@ -24,6 +24,8 @@
 //	proxy    POST /bill24/proxy {"consumer_code":"CU003035"}, token header
 //	webhook  POST /bill24/webhook, the README's v1 payload, a new tran_id each time
 //	replay   POST /bill24/webhook, the v1 payload with the fixed tran_id -id
+//	rpwebhook POST /api/payments, the same v1 payload and new tran_ids, through
+//	         Caddy's reverse_proxy to the stub (the webhooks' fair baseline)
 package main
 
 import (
@@ -93,11 +95,13 @@ var kinds = map[string]kind{
 		headers: []string{"token: bench", "Content-Type: application/json"}, marker: `"status":"Success"`, uniqueID: true},
 	"replay": {method: "POST", path: "/bill24/webhook", body: webhookV1,
 		headers: []string{"token: bench", "Content-Type: application/json"}, marker: `"status":"Success"`},
+	"rpwebhook": {method: "POST", path: "/api/payments", body: webhookV1,
+		headers: []string{"token: bench", "Content-Type: application/json"}, marker: `"result":"OK"`, uniqueID: true},
 }
 
 func main() {
 	addr := flag.String("addr", "", "host:port to load; the host must be a loopback address")
-	kindName := flag.String("kind", "", "rp, proxy, webhook or replay")
+	kindName := flag.String("kind", "", "rp, proxy, webhook, replay or rpwebhook")
 	conns := flag.Int("c", 32, "connections (workers)")
 	dur := flag.Duration("d", 5*time.Second, "how long to send, warm-up included (with -n: a cap)")
 	warmup := flag.Duration("warmup", time.Second, "leading time not measured")

@@ -5,23 +5,32 @@
 //
 //	GET  /api/customers?code=<code>  200, one fixed customer (CU003035's record)
 //	POST /api/payments (a form)      200 {"result":"OK","receipt_no":"RC-…"}; 400 without txn_ref
-//	GET  /stats                      200 {"lookups":n,"payments":n}
+//	POST /api/payments (JSON)        the same, for Bill24's webhook body as it is (tran_id, tran_amount):
+//	                                 what Caddy's reverse_proxy forwards in the bench's scenario (h)
+//	GET  /stats                      200 {"lookups":n,"payments":n,"duplicates":n,"forwarded":n}
 //
-// Unlike the demo it keeps no ledger (so it never grows), only counters,
-// which the benchmark reads to check that every unique webhook reached it
-// once. It listens on 127.0.0.1 on the port given (0: a free one) and
+// Unlike the demo it keeps no ledger, only counters, which the benchmark
+// reads to check that every unique webhook reached it once, and a set of
+// 8-byte hashes of the txn_refs it booked (about 20 bytes a payment), so
+// that a payment posted twice shows as a duplicate even when another went
+// missing and the counts agree. The forwarded JSON bodies of (h) are only
+// counted: they are the baseline's, not billbridge's. It listens on 127.0.0.1 on the port given (0: a free one) and
 // prints "listening <addr>" on stdout once it accepts connections.
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"hash/maphash"
 	"log"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -36,7 +45,16 @@ var customer = []byte(`{"status":"OK","customer":{"cust_no":"CU003035","full_nam
 
 var customerLen = strconv.Itoa(len(customer))
 
-var lookups, payments atomic.Int64
+var lookups, payments, duplicates, forwarded atomic.Int64
+
+// seen holds a hash of every txn_ref booked from a form: with a few million
+// payments in a run, a 64-bit hash collides with odds below one in a
+// million, and the set stays tens of MiB.
+var (
+	seenMu   sync.Mutex
+	seen     = map[uint64]struct{}{}
+	seenSeed = maphash.MakeSeed()
+)
 
 const contentType = "application/json; charset=utf-8"
 
@@ -82,16 +100,46 @@ func lookup(w http.ResponseWriter, r *http.Request) {
 func pay(w http.ResponseWriter, r *http.Request) {
 	w.Header()["Content-Type"] = []string{contentType}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		payJSON(w, r)
+		return
+	}
 	if err := r.ParseForm(); err != nil || r.PostForm.Get("txn_ref") == "" || r.PostForm.Get("amount") == "" {
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = w.Write([]byte(`{"result":"ERROR","error":"txn_ref and amount are required"}`))
 		return
 	}
+	h := maphash.String(seenSeed, r.PostForm.Get("txn_ref"))
+	seenMu.Lock()
+	_, dup := seen[h]
+	seen[h] = struct{}{}
+	seenMu.Unlock()
+	if dup {
+		duplicates.Add(1)
+	}
 	n := payments.Add(1)
 	_, _ = fmt.Fprintf(w, `{"result":"OK","receipt_no":"RC-%06d"}`, n)
 }
 
+// payJSON books a Bill24 webhook body as it is, forwarded by Caddy's
+// reverse_proxy in the bench's baseline (h): decoded, checked, counted.
+func payJSON(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		TranID     string          `json:"tran_id"`
+		TranAmount json.Number     `json:"tran_amount"`
+		Customers  json.RawMessage `json:"customers"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&p); err != nil || p.TranID == "" || p.TranAmount == "" {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"result":"ERROR","error":"tran_id and tran_amount are required"}`))
+		return
+	}
+	n := forwarded.Add(1)
+	_, _ = fmt.Fprintf(w, `{"result":"OK","receipt_no":"RF-%06d"}`, n)
+}
+
 func stats(w http.ResponseWriter, _ *http.Request) {
 	w.Header()["Content-Type"] = []string{contentType}
-	_, _ = fmt.Fprintf(w, `{"lookups":%d,"payments":%d}`, lookups.Load(), payments.Load())
+	_, _ = fmt.Fprintf(w, `{"lookups":%d,"payments":%d,"duplicates":%d,"forwarded":%d}`,
+		lookups.Load(), payments.Load(), duplicates.Load(), forwarded.Load())
 }
