@@ -299,3 +299,37 @@ func TestCustodyDeadLettersRedeliverAndDiscard(t *testing.T) {
 		t.Errorf("late duplicate of a discarded payment: %d %s", status, body)
 	}
 }
+
+// TestCustodyDeadAfterAnUncertainAttemptIsLookedUp: a payment made dead
+// by an answer that may have booked it (a 5xx that reject matches) stays
+// uncertain, so its redelivery asks lookup before posting.
+func TestCustodyDeadAfterAnUncertainAttemptIsLookedUp(t *testing.T) {
+	extra := "deliver queued\n\t\tretry_schedule 200ms\n\t\treject `res.status == 500`"
+	env := newWebhookEnv(t, "memory", false, extra)
+	id := uniqueID(t, "dead5xx")
+	env.stub.failNext.Store(1) // 500, books nothing
+	if status, body := send(burstClient(), webhookA, webhookV1(id, "4")); status != 200 || body != ackOK {
+		t.Fatalf("held: %d %s", status, body)
+	}
+	if !eventually(5*time.Second, func() bool { return adminRecord(t, id)["state"] == "dead" }) {
+		t.Fatalf("not dead: %v", adminRecord(t, id))
+	}
+	if rec := adminRecord(t, id); rec["ambiguous"] != true {
+		t.Errorf("a payment buried after a 5xx is not uncertain: %v", rec)
+	}
+	before := env.stub.lookups.Load()
+	resp, err := http.Post("http://localhost:2999/billbridge/events/bill24/webhook/"+id+"/redeliver", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !eventually(5*time.Second, func() bool { return adminRecord(t, id)["state"] == "done" }) {
+		t.Fatalf("redelivered: %v", adminRecord(t, id))
+	}
+	if env.stub.lookups.Load() == before {
+		t.Errorf("the redelivery of an uncertain payment did not ask lookup")
+	}
+	if n := len(env.stub.ledger(id)); n != 1 {
+		t.Errorf("booked %d times, want 1", n)
+	}
+}

@@ -27,7 +27,7 @@ func (h *Handler) deliver(q store.Queue, owner string, d store.Delivery) {
 	ev, err := h.flow.(Keeper).Restore(d.Record.Payload)
 	if err != nil {
 		a := store.Attempt{Outcome: "unrestorable", Error: text.Truncate(err.Error(), store.MaxAttemptError)}
-		h.bury(ctx, q, owner, d, a, "cannot rebuild the payment from what was kept: "+err.Error())
+		h.bury(ctx, q, owner, d, a, false, "cannot rebuild the payment from what was kept: "+err.Error())
 		return
 	}
 	res := h.attempt(ctx, ev, d.Ambiguous)
@@ -58,11 +58,13 @@ func (h *Handler) deliver(q store.Queue, owner string, d store.Delivery) {
 		return
 	}
 
+	// An attempt that may have reached the legacy system stays uncertain
+	// whatever becomes of the payment, so a redelivery asks lookup first.
+	uncertain := pol.settle == releaseMaybe || pol.settle == releaseLater
 	if h.rejected(ev, res) {
-		h.bury(ctx, q, owner, d, a, "rejected by the legacy system: "+a.Error)
+		h.bury(ctx, q, owner, d, a, uncertain, "rejected by the legacy system: "+a.Error)
 		return
 	}
-	uncertain := pol.settle == releaseMaybe || pol.settle == releaseLater
 	next := p.retryDelay(d.Record.Attempts)
 	if pol.settle == releaseLater {
 		// The legacy system may still be booking it: give it one more
@@ -70,7 +72,7 @@ func (h *Handler) deliver(q store.Queue, owner string, d store.Delivery) {
 		next = max(next, time.Duration(h.app.Legacy.Timeout))
 	}
 	if age := time.Since(d.Record.CreatedAt); age+next > time.Duration(p.GiveUpAfter) {
-		h.bury(ctx, q, owner, d, a, fmt.Sprintf("gave up after %d attempts over %s: %s", d.Record.Attempts, age.Round(time.Second), a.Error))
+		h.bury(ctx, q, owner, d, a, uncertain, fmt.Sprintf("gave up after %d attempts over %s: %s", d.Record.Attempts, age.Round(time.Second), a.Error))
 		return
 	}
 	if err := q.Retry(sctx, d.Key, owner, a, uncertain, next, retention); err != nil {
@@ -98,12 +100,13 @@ func (h *Handler) rejected(ev *Event, res Result) bool {
 	return ok
 }
 
-// bury makes a held payment dead: kept, with why, for an operator.
-func (h *Handler) bury(ctx context.Context, q store.Queue, owner string, d store.Delivery, a store.Attempt, reason string) {
+// bury makes a held payment dead: kept, with why, for an operator;
+// uncertain records that this attempt may have reached the legacy system.
+func (h *Handler) bury(ctx context.Context, q store.Queue, owner string, d store.Delivery, a store.Attempt, uncertain bool, reason string) {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	reason = text.Truncate(reason, 500)
-	if err := q.Bury(sctx, d.Key, owner, a, d.Ambiguous, reason, time.Duration(h.profile.Payment.Retention)); err != nil {
+	if err := q.Bury(sctx, d.Key, owner, a, d.Ambiguous || uncertain, reason, time.Duration(h.profile.Payment.Retention)); err != nil {
 		h.logger.Error("could not record a dead payment; its lease hands it to the next worker",
 			zap.String("key", d.Key), zap.Error(err))
 	}
