@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -261,6 +262,84 @@ func TestLegacyFaults(t *testing.T) {
 			}
 			if got := ledger.lookups.Load(); got < int64(uncertain) {
 				t.Errorf("%d lookups for %d uncertain attempts: every uncertain attempt must be reconciled by a lookup", got, uncertain)
+			}
+		})
+	}
+}
+
+// TestLegacyFaultsQueued is TestLegacyFaults with the payments held in
+// custody on the file store: the gateway is answered at once, and the
+// delivery workers meet the faults. Every payment must end booked exactly
+// once, and every uncertain attempt must be looked up before anything is
+// posted again.
+func TestLegacyFaultsQueued(t *testing.T) {
+	const payments = 200
+	for _, mode := range []string{"500", "drop", "slow", "dup"} {
+		t.Run(mode, func(t *testing.T) {
+			ledger := newFaultyLedger(t, mode, 1500*time.Millisecond)
+			tester := newTester(t)
+			cfg := fmt.Sprintf(faultsCaddyfile, ledger.srv.URL)
+			for old, repl := range map[string]string{
+				"\tbillbridge {\n":             "\tbillbridge {\n\t\tstore file " + filepath.Join(t.TempDir(), "events.db") + "\n",
+				"\t\t\tduplicate_wait 200ms\n": "\t\t\tduplicate_wait 200ms\n\t\t\tdeliver queued\n\t\t\tretry_schedule 200ms\n",
+			} {
+				if strings.Count(cfg, old) != 1 {
+					t.Fatalf("faultsCaddyfile: %q does not occur once", old)
+				}
+				cfg = strings.Replace(cfg, old, repl, 1)
+			}
+			initServer(t, tester, cfg)
+			client := &http.Client{Timeout: 10 * time.Second}
+			ids := make([]string, payments)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("q%s-%d-%d", mode, i, time.Now().UnixNano())
+				if mode == "dup" {
+					ledger.preBook(ids[i])
+				}
+				if ok, err := deliverLikeBill24(client, "http://localhost:9080/webhook", webhookV1(ids[i], "45"), 300*time.Millisecond); !ok {
+					t.Fatalf("%s not acknowledged: %v", ids[i], err)
+				}
+			}
+			booked := func(id string) int {
+				ledger.mu.Lock()
+				defer ledger.mu.Unlock()
+				return ledger.booked[id]
+			}
+			eventually(30*time.Second, func() bool {
+				for _, id := range ids {
+					if booked(id) == 0 {
+						return false
+					}
+				}
+				return true
+			})
+			time.Sleep(2500 * time.Millisecond) // let slow bookings land, and any second post show
+			ledger.mu.Lock()
+			defer ledger.mu.Unlock()
+			var never, twice, faulted, uncertain int
+			for _, id := range ids {
+				switch n := ledger.booked[id]; {
+				case n == 0:
+					never++
+				case n > 1:
+					twice++
+				}
+				if ledger.faulted[id] {
+					faulted++
+				}
+				if ledger.uncertain[id] {
+					uncertain++
+				}
+			}
+			t.Logf("%s, queued: %d payments, %d met the fault, %d uncertain, %d posts, %d lookups", mode, payments, faulted, uncertain, ledger.posts.Load(), ledger.lookups.Load())
+			if never > 0 || twice > 0 {
+				t.Errorf("%d acknowledged payments never booked, %d booked twice", never, twice)
+			}
+			if faulted == 0 && mode != "dup" {
+				t.Errorf("no payment met the fault: the test tested nothing")
+			}
+			if got := ledger.lookups.Load(); got < int64(uncertain) {
+				t.Errorf("%d lookups for %d uncertain attempts", got, uncertain)
 			}
 		})
 	}
